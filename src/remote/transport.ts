@@ -1,0 +1,159 @@
+/**
+ * The seam between the deployment engine and the servers it patches. One implementation per way of
+ * reaching a server (winrm, ssh, simulated); every implementation passes the contract suite in
+ * test/remote/transportContract.ts.
+ *
+ * A Transport opens one HostSession per host; the session is used for all of that host's operations
+ * and closed when the host is done.
+ */
+
+/** How the engine names a host and how to reach it: resolved from the targets file and audit_config. */
+export interface HostAddress {
+  /** Host name or address as written in sql_targets.json (`PROD-SQL1`). */
+  readonly server: string;
+  /** Port for the transport (WinRM 5985/5986, SSH 22) when not the transport's default. */
+  readonly port?: number | undefined;
+  /** Name of a credential in audit_config.json `hotfix.credentials`, or undefined for the current identity. */
+  readonly credential?: string | undefined;
+}
+
+export interface ServiceState {
+  /** Windows service name, e.g. `MSSQLSERVER`, `MSSQL$SALES`, `SQLSERVERAGENT`. */
+  readonly name: string;
+  /** `Running`, `Stopped`, … as Windows reports it. */
+  readonly state: string;
+}
+
+export interface DiscoveredInstance {
+  /** Instance name; `MSSQLSERVER` for the default instance. */
+  readonly instance: string;
+  /** The build as the target reported it (not yet parsed: a bad value becomes `invalid_version`). */
+  readonly build: string | null;
+  readonly edition: string | null;
+  /** Service pack / CU level text when known (`RTM`, `SP3`, `CU16`). */
+  readonly patchLevel?: string | null | undefined;
+  readonly services: readonly ServiceState[];
+}
+
+export interface DiscoveryResult {
+  readonly instances: readonly DiscoveredInstance[];
+  /** Failover cluster name when the host is a cluster node (the tool does not sequence nodes). */
+  readonly cluster?: string | null | undefined;
+}
+
+export interface PreflightRequest {
+  /** Folder on the target where installers are staged (a Windows path). */
+  readonly stagingDir: string;
+  /** Instances on this host that the plan will patch; their services are checked. */
+  readonly instances: readonly string[];
+  /** Ignore PendingFileRenameOperations, which many systems carry permanently. */
+  readonly ignorePendingFileRename: boolean;
+}
+
+export interface PreflightFacts {
+  /** Free bytes on the drive that holds the staging folder. */
+  readonly stagingFreeBytes: number;
+  /** Free bytes on the system drive (setup extracts and caches there). */
+  readonly systemFreeBytes: number;
+  /** Reasons a reboot is pending (empty when none). */
+  readonly pendingReboot: readonly string[];
+  /** Windows Installer is busy with another installation. */
+  readonly installerBusy: boolean;
+  /** Services of the instances in the request, with their state. */
+  readonly services: readonly ServiceState[];
+}
+
+export interface StageRequest {
+  /** The installer on the admin machine (local or UNC path). */
+  readonly localPath: string;
+  /** File name on the target. */
+  readonly fileName: string;
+  /** SHA-256 of the local file, lower-case hex: the staged copy must match it. */
+  readonly sha256: string;
+  readonly sizeBytes: number;
+  readonly stagingDir: string;
+}
+
+export interface StageResult {
+  /** Where the installer now lies on the target. */
+  readonly remotePath: string;
+  /** SHA-256 the target computed of its copy. */
+  readonly sha256: string;
+  /** True when the file was already there with the same hash and nothing was copied. */
+  readonly alreadyPresent: boolean;
+}
+
+export interface InstallRequest {
+  /**
+   * Names this execution on the target, so that a later process can ask what became of it
+   * (see installerStatus). Starting twice with one id never runs the installer twice: the second
+   * call attaches to the first execution.
+   */
+  readonly executionId: string;
+  readonly remotePath: string;
+  /** The mapping's `parameters`, passed to the installer as they are. */
+  readonly parameters: string;
+  /** Real time allowed; on expiry the installer's process tree is stopped and the result is timedOut. */
+  readonly timeoutMs: number;
+  /** Aborting stops the wait only: the installer goes on on the target (result `detached`). */
+  readonly signal?: AbortSignal | undefined;
+  /** Major version of the family being patched, for the Setup Bootstrap log folder (e.g. 150). */
+  readonly setupLogVersion?: string | undefined;
+}
+
+export type InstallResult =
+  | {
+      readonly kind: 'exited';
+      readonly exitCode: number;
+      readonly durationMs: number;
+      /** The tail of setup's newest Summary.txt, when the target has one. */
+      readonly summaryTail?: string | undefined;
+      /** Where that Summary.txt lies on the target, for the operator's message. */
+      readonly summaryPath?: string | undefined;
+    }
+  | { readonly kind: 'timed_out'; readonly durationMs: number; readonly summaryTail?: string | undefined }
+  /** The wait was aborted (second Ctrl+C); the installer may still be running on the target. */
+  | { readonly kind: 'detached'; readonly durationMs: number };
+
+export type InstallerStatus =
+  | { readonly state: 'not_started' }
+  | { readonly state: 'running'; readonly startedAt: string }
+  | {
+      readonly state: 'finished';
+      readonly startedAt: string;
+      readonly finishedAt: string;
+      /** Null when the process was stopped (timeout) and left no exit code. */
+      readonly exitCode: number | null;
+    };
+
+export interface BuildQuery {
+  readonly build: string | null;
+  readonly edition: string | null;
+  readonly productLevel?: string | null | undefined;
+  readonly productUpdateLevel?: string | null | undefined;
+  /** `sql` when read from SERVERPROPERTY, `registry` when the service was down. */
+  readonly source: 'sql' | 'registry';
+}
+
+export interface HostSession {
+  readonly server: string;
+  discover(signal?: AbortSignal): Promise<DiscoveryResult>;
+  preflight(request: PreflightRequest, signal?: AbortSignal): Promise<PreflightFacts>;
+  stage(request: StageRequest, signal?: AbortSignal): Promise<StageResult>;
+  runInstaller(request: InstallRequest): Promise<InstallResult>;
+  /** What became of an execution started earlier, possibly by a process that has since died. */
+  installerStatus(executionId: string, signal?: AbortSignal): Promise<InstallerStatus>;
+  queryBuild(instance: string, signal?: AbortSignal): Promise<BuildQuery>;
+  close(): Promise<void>;
+}
+
+export interface Transport {
+  readonly name: TransportName;
+  /** Connects to a host. Rejects with a ConnectivityError when the host cannot be reached. */
+  open(address: HostAddress, signal?: AbortSignal): Promise<HostSession>;
+  /** Releases whatever the transport holds across hosts (local PowerShell processes, the lab world). */
+  dispose(): Promise<void>;
+}
+
+export const TRANSPORT_NAMES = ['winrm', 'ssh', 'simulated'] as const;
+export type TransportName = (typeof TRANSPORT_NAMES)[number];
