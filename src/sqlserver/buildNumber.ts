@@ -25,7 +25,7 @@ export function parseBuild(raw: unknown): BuildNumber | null {
 /** Negative when a < b, zero when equal, positive when a > b; compares the four numbers in turn. */
 export function compareBuilds(a: BuildNumber, b: BuildNumber): number {
   for (let i = 0; i < 4; i++) {
-    const d = a.parts[i] - b.parts[i];
+    const d = a.parts[i]! - b.parts[i]!;
     if (d !== 0) return d;
   }
   return 0;

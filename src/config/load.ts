@@ -1,0 +1,283 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { z } from 'zod';
+import type { ConfigProblem } from '../errors.js';
+import { compareBuilds, parseBuild } from '../sqlserver/buildNumber.js';
+import { isVersionFamily, VERSION_FAMILIES } from '../sqlserver/family.js';
+import { displayPath, resolveUserPath } from './paths.js';
+import { lineAndColumn, problemsFromZod } from './problems.js';
+import {
+  type AuditConfigFile,
+  auditConfigSchema,
+  type HotfixSettings,
+  type MappingFile,
+  mappingFileSchema,
+  type TargetEntry,
+  type TargetsFile,
+  targetsFileSchema,
+} from './schemas.js';
+
+/** Everything the tool reads from the user's files, validated, with paths resolved. */
+export interface Config {
+  /** The root folder that relative paths resolve against. */
+  readonly root: string;
+  readonly files: { readonly auditConfig: string; readonly mapping: string; readonly targets: string };
+  readonly settings: HotfixSettings;
+  /** Null when audit_config.json has no `lab` block. */
+  readonly lab: { readonly timeScale: number } | null;
+  readonly outputDir: string;
+  readonly historyDbPath: string;
+  readonly mapping: MappingFile;
+  readonly targets: readonly TargetEntry[];
+  /** Things worth saying that do not stop the tool. */
+  readonly warnings: readonly string[];
+}
+
+export type LoadResult = { ok: true; config: Config } | { ok: false; problems: ConfigProblem[] };
+
+/**
+ * Reads and validates the three files. Never throws on a user's mistake: every problem found is
+ * returned, with file and JSON path, so the operator can fix them all at once.
+ */
+export function loadConfig(auditConfigPath: string, cwd: string = process.cwd()): LoadResult {
+  const auditPath = path.resolve(cwd, auditConfigPath);
+  const auditName = displayPath(auditPath, cwd);
+  const problems: ConfigProblem[] = [];
+  const warnings: string[] = [];
+
+  const audit = readJsonFile(auditPath, auditName, auditConfigSchema, problems, true, (raw) =>
+    embeddedSecretProblems(auditName, raw),
+  );
+  if (!audit) return { ok: false, problems };
+  problems.push(...credentialProblems(auditName, audit));
+
+  const configDir = path.dirname(auditPath);
+  const root = audit.root ? resolveUserPath(configDir, audit.root) : path.dirname(configDir);
+  const settings = audit.hotfix;
+  const mappingPath = resolveUserPath(root, settings.mapping);
+  const targetsPath = resolveUserPath(root, settings.targets);
+  const mappingName = displayPath(mappingPath, cwd);
+  const targetsName = displayPath(targetsPath, cwd);
+
+  const mapping = readJsonFile(mappingPath, mappingName, mappingFileSchema, problems, true);
+  if (mapping) problems.push(...mappingProblems(mappingName, mapping));
+
+  let targets: TargetEntry[] = [];
+  if (existsSync(targetsPath)) {
+    const targetsFile = readJsonFile(targetsPath, targetsName, targetsFileSchema, problems, true);
+    if (targetsFile) {
+      problems.push(...targetProblems(targetsName, targetsFile, settings));
+      targets = targetsFile.targets;
+    }
+  } else {
+    warnings.push(`${targetsName}: not found; targets come from the servers table in history.db only`);
+  }
+
+  if (problems.length > 0 || !mapping) return { ok: false, problems };
+  const outputDir = resolveUserPath(root, settings.output_dir);
+  return {
+    ok: true,
+    config: {
+      root,
+      files: { auditConfig: auditPath, mapping: mappingPath, targets: targetsPath },
+      settings,
+      lab: audit.lab ? { timeScale: audit.lab.time_scale } : null,
+      outputDir,
+      historyDbPath: resolveUserPath(outputDir, 'history.db'),
+      mapping,
+      targets,
+      warnings,
+    },
+  };
+}
+
+function readJsonFile<S extends z.ZodType>(
+  absolute: string,
+  name: string,
+  schema: S,
+  problems: ConfigProblem[],
+  required: boolean,
+  precheck?: (raw: unknown) => ConfigProblem[],
+): z.infer<S> | null {
+  let text: string;
+  try {
+    text = readFileSync(absolute, 'utf8');
+  } catch (error) {
+    if (required) {
+      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : `cannot be read (${String(error)})`;
+      problems.push({ file: name, path: '', message: reason });
+    }
+    return null;
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (error) {
+    problems.push({ file: name, path: '', message: `not valid JSON: ${describeSyntaxError(text, error)}` });
+    return null;
+  }
+  // A precheck can explain a mistake better than the schema: its problems replace the schema's at the same path.
+  const explained = precheck?.(data) ?? [];
+  problems.push(...explained);
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) {
+    const explainedPaths = new Set(explained.map((p) => p.path));
+    problems.push(...problemsFromZod(name, parsed.error).filter((p) => !explainedPaths.has(p.path)));
+    return null;
+  }
+  return explained.length > 0 ? null : parsed.data;
+}
+
+function describeSyntaxError(text: string, error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const position = /position (\d+)/.exec(message);
+  if (!position?.[1]) return message;
+  const { line, column } = lineAndColumn(text, Number(position[1]));
+  return `${message.replace(/ in JSON at position \d+.*$/, '')} at line ${line}, column ${column}`;
+}
+
+// Keys that would mean a secret sits in the file itself.
+const SECRET_KEYS = ['password', 'passphrase', 'secret', 'pwd'];
+
+function credentialProblems(file: string, audit: AuditConfigFile): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const [name, credential] of Object.entries(audit.hotfix.credentials)) {
+    const at = `hotfix.credentials.${name}`;
+    const sources = [credential.password_env, credential.key_file, credential.prompt ? true : undefined].filter(
+      (s) => s !== undefined,
+    );
+    if (sources.length === 0) {
+      problems.push({ file, path: at, message: 'names no secret source: set password_env, key_file or prompt: true' });
+    }
+    if (credential.password_env && credential.prompt) {
+      problems.push({ file, path: at, message: 'sets both password_env and prompt; choose one' });
+    }
+    if (credential.passphrase_env && !credential.key_file) {
+      problems.push({ file, path: `${at}.passphrase_env`, message: 'a passphrase needs a key_file' });
+    }
+  }
+  return problems;
+}
+
+/** Finds credentials that embed a secret before schema validation, to say so plainly. */
+export function embeddedSecretProblems(file: string, raw: unknown): ConfigProblem[] {
+  const credentials = (raw as { hotfix?: { credentials?: unknown } } | null)?.hotfix?.credentials;
+  if (!credentials || typeof credentials !== 'object') return [];
+  const problems: ConfigProblem[] = [];
+  for (const [name, value] of Object.entries(credentials as Record<string, unknown>)) {
+    if (typeof value === 'string') {
+      problems.push({ file, path: `hotfix.credentials.${name}`, message: 'embeds a secret as a string: never put a password in the file; use password_env, key_file or prompt' });
+      continue;
+    }
+    if (!value || typeof value !== 'object') continue;
+    for (const key of Object.keys(value)) {
+      if (SECRET_KEYS.includes(key.toLowerCase())) {
+        problems.push({
+          file,
+          path: `hotfix.credentials.${name}.${key}`,
+          message: 'embeds a password: never put a secret in the file; name an environment variable with password_env (or passphrase_env), a key_file, or prompt: true',
+        });
+      }
+    }
+  }
+  return problems;
+}
+
+/** Normalizes how people write families: "2008 R2", "2008r2" → "2008R2". */
+export function normalizeFamily(text: string): string {
+  return text.replace(/\s+/g, '').toUpperCase().replace(/^SQL(SERVER)?/, '');
+}
+
+function mappingProblems(file: string, mapping: MappingFile): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const known = VERSION_FAMILIES.join(', ');
+  mapping.mappings.forEach((entry, i) => {
+    const at = `mappings[${i}]`;
+    if (!isVersionFamily(normalizeFamily(entry.version_family))) {
+      problems.push({ file, path: `${at}.version_family`, message: `unknown version family ${JSON.stringify(entry.version_family)} (known: ${known})` });
+    }
+    const min = parseBuild(entry.min_build);
+    const target = parseBuild(entry.target_build);
+    if (!min) problems.push({ file, path: `${at}.min_build`, message: `not a SQL Server build: ${JSON.stringify(entry.min_build)}` });
+    if (!target) problems.push({ file, path: `${at}.target_build`, message: `not a SQL Server build: ${JSON.stringify(entry.target_build)}` });
+    if (min && target && compareBuilds(min, target) >= 0) {
+      problems.push({ file, path: `${at}.min_build`, message: `min_build ${min.text} must be lower than target_build ${target.text}` });
+    }
+    const seenOrder = new Map<number, number>();
+    entry.files.forEach((f, j) => {
+      const earlier = seenOrder.get(f.order);
+      if (earlier !== undefined) {
+        problems.push({ file, path: `${at}.files[${j}].order`, message: `order ${f.order} is also used by files[${earlier}]; each installer needs its own position` });
+      } else seenOrder.set(f.order, j);
+    });
+  });
+
+  // Two mappings for the same family and edition filter must not claim the same build.
+  mapping.mappings.forEach((a, i) => {
+    for (let j = 0; j < i; j++) {
+      const b = mapping.mappings[j]!;
+      if (normalizeFamily(a.version_family) !== normalizeFamily(b.version_family)) continue;
+      if ((a.edition_filter ?? '').trim().toLowerCase() !== (b.edition_filter ?? '').trim().toLowerCase()) continue;
+      const [aMin, aTarget, bMin, bTarget] = [a.min_build, a.target_build, b.min_build, b.target_build].map(parseBuild);
+      if (!aMin || !aTarget || !bMin || !bTarget) continue;
+      if (compareBuilds(aMin, bTarget) < 0 && compareBuilds(bMin, aTarget) < 0) {
+        problems.push({
+          file,
+          path: `mappings[${i}]`,
+          message: `range ${aMin.text}–${aTarget.text} overlaps mappings[${j}] (${bMin.text}–${bTarget.text}) for family ${a.version_family}${a.edition_filter ? ` edition ${a.edition_filter}` : ''}`,
+        });
+      }
+    }
+  });
+
+  mapping.unsupported_versions.forEach((u, i) => {
+    if (!isVersionFamily(normalizeFamily(u.version_family))) {
+      problems.push({ file, path: `unsupported_versions[${i}].version_family`, message: `unknown version family ${JSON.stringify(u.version_family)} (known: ${known})` });
+    }
+  });
+  return problems;
+}
+
+// Host-level lab keys: two targets on one host must agree on them.
+const HOST_SIMULATION_KEYS = ['reachable', 'free_disk_gb', 'pending_reboot', 'services_running', 'installer_busy', 'installers'] as const;
+
+function targetProblems(file: string, targetsFile: TargetsFile, settings: HotfixSettings): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const seen = new Map<string, number>();
+  const hostSimulation = new Map<string, Map<string, { index: number; value: string }>>();
+  targetsFile.targets.forEach((t, i) => {
+    const at = `targets[${i}]`;
+    const key = `${t.server.toLowerCase()}\\${t.instance.toLowerCase()}`;
+    const earlier = seen.get(key);
+    if (earlier !== undefined) {
+      problems.push({ file, path: at, message: `duplicate target ${t.server}\\${t.instance} (also targets[${earlier}])` });
+    } else seen.set(key, i);
+    if (t.credential !== undefined && !(t.credential in settings.credentials)) {
+      const defined = Object.keys(settings.credentials);
+      problems.push({
+        file,
+        path: `${at}.credential`,
+        message: `names credential ${JSON.stringify(t.credential)}, which audit_config.json hotfix.credentials does not define${defined.length ? ` (defined: ${defined.join(', ')})` : ''}`,
+      });
+    }
+    const transport = t.transport ?? settings.transport;
+    if (t.simulation && transport !== 'simulated') {
+      problems.push({ file, path: `${at}.simulation`, message: `applies only to transport "simulated", but this target uses "${transport}"` });
+    }
+    if (t.simulation) {
+      const host = t.server.toLowerCase();
+      const known = hostSimulation.get(host) ?? new Map<string, { index: number; value: string }>();
+      hostSimulation.set(host, known);
+      for (const k of HOST_SIMULATION_KEYS) {
+        const value = t.simulation[k];
+        if (value === undefined) continue;
+        const text = JSON.stringify(value);
+        const other = known.get(k);
+        if (other && other.value !== text) {
+          problems.push({ file, path: `${at}.simulation.${k}`, message: `disagrees with targets[${other.index}] on host ${t.server} (${other.value} vs ${text}); host settings must match` });
+        } else if (!other) known.set(k, { index: i, value: text });
+      }
+    }
+  });
+  return problems;
+}

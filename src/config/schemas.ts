@@ -1,0 +1,187 @@
+import { z } from 'zod';
+import { TRANSPORT_NAMES } from '../remote/transport.js';
+import { VERSION_FAMILIES } from '../sqlserver/family.js';
+
+/**
+ * The user's three configuration files, defined once: the code validates with these schemas and the
+ * JSON Schema files in schemas/ are generated from them (scripts/writeSchemas.ts).
+ * Objects are strict: an unknown key is an error, never silently dropped.
+ */
+
+const nonEmpty = z.string().trim().min(1, 'expected a non-empty string');
+const buildText = z.string().min(1, 'expected a build such as 15.0.4298.0');
+const schemaVersion = z.literal(1, { error: 'expected 1 (the only schema version this tool reads)' });
+const jsonSchemaRef = z.string().optional().describe('Path or URL of the JSON Schema, for editors.');
+
+// ─── audit_config.json ──────────────────────────────────────────────────────────────────────────
+
+/** A credential names where its secret lives; the secret itself is never in the file. */
+export const credentialSchema = z
+  .strictObject({
+    username: nonEmpty.optional().describe('Account name, e.g. CONTOSO\\svc-patch or admin.'),
+    password_env: nonEmpty.optional().describe('Environment variable that holds the password.'),
+    key_file: nonEmpty.optional().describe('SSH private key file (ssh transport).'),
+    passphrase_env: nonEmpty.optional().describe("Environment variable that holds the key file's passphrase."),
+    prompt: z.boolean().optional().describe('Ask for the password on the terminal when first needed.'),
+  })
+  .describe('A named credential: a reference to an environment variable, a key file or a prompt.');
+
+export const winrmOptionsSchema = z
+  .strictObject({
+    powershell_path: nonEmpty.optional().describe('Local PowerShell to drive remoting: powershell.exe on Windows, pwsh elsewhere.'),
+    use_ssl: z.boolean().default(false).describe('Connect over HTTPS (port 5986 unless port is set).'),
+    port: z.number().int().min(1).max(65535).optional(),
+    authentication: z.enum(['kerberos', 'negotiate', 'credssp']).default('kerberos'),
+    staging_source: z
+      .enum(['copy', 'unc'])
+      .default('copy')
+      .describe('copy: Copy-Item -ToSession from this machine; unc: the target reads the UNC path itself.'),
+    skip_ca_check: z.boolean().default(false),
+  })
+  .describe('PowerShell Remoting (WinRM) options.');
+
+export const sshOptionsSchema = z
+  .strictObject({
+    known_hosts: nonEmpty.optional().describe('known_hosts file that host keys are verified against (relative to root).'),
+    trust_on_first_use: z.boolean().default(false).describe('Accept and record an unknown host key; changed keys are always refused.'),
+    connect_timeout_seconds: z.number().positive().default(15),
+    keepalive_seconds: z.number().positive().default(15),
+    powershell: nonEmpty.default('powershell').describe('PowerShell command on the target (powershell or pwsh).'),
+    staging_concurrency: z.number().int().min(1).max(64).default(8),
+  })
+  .describe('OpenSSH transport options.');
+
+export const hotfixSettingsSchema = z.strictObject({
+  mapping: nonEmpty.default('config/hotfix_mapping.json'),
+  targets: nonEmpty.default('config/sql_targets.json'),
+  output_dir: nonEmpty.default('output'),
+  max_concurrent_servers: z.number().int().min(1, 'expected at least 1').max(1000).default(3),
+  step_timeout_minutes: z.number().positive('expected a positive number of minutes').default(30),
+  transport: z.enum(TRANSPORT_NAMES).default('winrm'),
+  staging_dir: nonEmpty.default('C:\\Windows\\Temp\\AutoDBAudit'),
+  min_free_disk_gb: z
+    .number()
+    .nonnegative()
+    .default(6)
+    .describe('Free space a host needs on its staging and system drives before patching (at least twice the installers).'),
+  ignore_pending_file_rename: z
+    .boolean()
+    .default(false)
+    .describe('Do not treat PendingFileRenameOperations alone as a pending reboot.'),
+  credentials: z.record(z.string(), credentialSchema).default({}),
+  winrm: winrmOptionsSchema.optional(),
+  ssh: sshOptionsSchema.optional(),
+});
+
+export const labSettingsSchema = z.strictObject({
+  time_scale: z.number().positive('expected a positive number').default(0.01).describe('Simulated seconds × time_scale = real seconds.'),
+});
+
+export const auditConfigSchema = z.strictObject({
+  $schema: jsonSchemaRef,
+  schema_version: schemaVersion,
+  root: nonEmpty.optional().describe('The root folder, relative to this file; default: the folder above it.'),
+  hotfix: hotfixSettingsSchema.default(() => hotfixSettingsSchema.parse({})),
+  lab: labSettingsSchema.optional(),
+});
+
+// ─── sql_targets.json ───────────────────────────────────────────────────────────────────────────
+
+export const labInstallerBehaviourSchema = z.strictObject({
+  exit_codes: z.array(z.number().int()).default([]).describe('Consumed one per execution; then 0.'),
+  seconds: z.number().nonnegative().optional().describe('Simulated duration, overriding the installer file.'),
+  hang: z.boolean().default(false).describe('Never finishes.'),
+  no_effect: z.boolean().default(false).describe('Exits as told but changes no build.'),
+});
+
+export const simulationSchema = z
+  .strictObject({
+    version: z.string().optional().describe("This instance's starting build."),
+    edition: z.string().optional(),
+    reachable: z.boolean().optional(),
+    free_disk_gb: z.number().nonnegative().optional(),
+    pending_reboot: z.boolean().optional(),
+    services_running: z.boolean().optional(),
+    installer_busy: z.boolean().optional().describe('Windows Installer is busy with another installation.'),
+    installers: z.record(z.string(), labInstallerBehaviourSchema).optional(),
+  })
+  .describe('Lab behaviour of a simulated target (transport "simulated").');
+
+export const targetSchema = z.strictObject({
+  server: nonEmpty.describe('Host name or address.'),
+  instance: nonEmpty.default('MSSQLSERVER'),
+  port: z.number().int().min(1).max(65535).optional(),
+  transport: z.enum(TRANSPORT_NAMES).optional(),
+  credential: nonEmpty.optional(),
+  tags: z.array(nonEmpty).default([]),
+  version: z.string().optional().describe('Recorded build, as an audit saw it.'),
+  edition: z.string().optional(),
+  simulation: simulationSchema.optional(),
+});
+
+export const targetsFileSchema = z.strictObject({
+  $schema: jsonSchemaRef,
+  schema_version: schemaVersion,
+  targets: z.array(targetSchema),
+});
+
+// ─── hotfix_mapping.json ────────────────────────────────────────────────────────────────────────
+
+export const mappingFileEntrySchema = z.strictObject({
+  filename: nonEmpty,
+  path: z.string().default('').describe('Folder: relative to root, absolute, or UNC.'),
+  order: z.number({ error: 'expected a positive integer' }).int('expected a positive integer').positive('expected a positive integer'),
+  required: z.boolean().default(true),
+  parameters: z.string().default(''),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hexadecimal characters')
+    .optional()
+    .describe('Pins the installer: a different file is refused before anything runs.'),
+  description: z.string().optional(),
+});
+
+export const mappingSchema = z.strictObject({
+  version_family: nonEmpty,
+  edition_filter: z.string().nullable().default(null),
+  min_build: buildText,
+  target_build: buildText,
+  description: z.string().default(''),
+  files: z.array(mappingFileEntrySchema).min(1, 'expected at least one installer file'),
+  requires_restart: z.boolean().default(true),
+  notes: z.string().optional(),
+});
+
+export const unsupportedVersionSchema = z.strictObject({
+  version_family: nonEmpty,
+  message: z.string().default('This version is out of support; no cumulative updates are available.'),
+});
+
+export const mappingFileSchema = z.strictObject({
+  $schema: jsonSchemaRef,
+  schema_version: schemaVersion,
+  mappings: z.array(mappingSchema),
+  unsupported_versions: z.array(unsupportedVersionSchema).default([]),
+});
+
+export type AuditConfigFile = z.infer<typeof auditConfigSchema>;
+export type HotfixSettings = z.infer<typeof hotfixSettingsSchema>;
+export type CredentialSpec = z.infer<typeof credentialSchema>;
+export type WinrmOptionsFile = z.infer<typeof winrmOptionsSchema>;
+export type SshOptionsFile = z.infer<typeof sshOptionsSchema>;
+export type TargetsFile = z.infer<typeof targetsFileSchema>;
+export type TargetEntry = z.infer<typeof targetSchema>;
+export type SimulationSpec = z.infer<typeof simulationSchema>;
+export type LabInstallerBehaviour = z.infer<typeof labInstallerBehaviourSchema>;
+export type MappingFile = z.infer<typeof mappingFileSchema>;
+export type MappingEntry = z.infer<typeof mappingSchema>;
+export type MappingFileEntry = z.infer<typeof mappingFileEntrySchema>;
+
+export { VERSION_FAMILIES };
+
+/** The schemas that become JSON Schema files, by file name. */
+export const FILE_SCHEMAS = {
+  'audit_config.schema.json': auditConfigSchema,
+  'sql_targets.schema.json': targetsFileSchema,
+  'hotfix_mapping.schema.json': mappingFileSchema,
+} as const;

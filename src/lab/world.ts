@@ -1,0 +1,320 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { LabInstallerBehaviour, TargetEntry } from '../config/schemas.js';
+import { compareBuilds, parseBuild } from '../sqlserver/buildNumber.js';
+import { familyOf } from '../sqlserver/family.js';
+import { instanceFilter, parseLabInstaller } from './installerFile.js';
+
+/**
+ * The lab: a persistent simulated fleet that stands in for Windows servers running SQL Server. It
+ * lives in `<output>/lab/world.db` and is shared by every process that opens it, so an installer
+ * started before the orchestrator died goes on and finishes in simulated time.
+ *
+ * Time is lazy: an execution's finish time is fixed when it starts, and whoever looks at the world
+ * after that time applies its effect (settle). No process has to stay alive for it to finish.
+ */
+
+export interface LabHostRow {
+  readonly server: string;
+  readonly reachable: 0 | 1;
+  readonly free_disk_gb: number;
+  readonly pending_reboot: 0 | 1;
+  readonly services_running: 0 | 1;
+  readonly installer_busy: 0 | 1;
+  /** JSON: installer file name → injected behaviour. */
+  readonly installers: string;
+}
+
+export interface LabInstanceRow {
+  readonly server: string;
+  readonly instance: string;
+  readonly version: string | null;
+  readonly edition: string | null;
+}
+
+/** One installer execution: a row of the lab's execution log. */
+export interface LabExecutionRow {
+  readonly id: number;
+  readonly execution_id: string;
+  readonly server: string;
+  readonly installer: string;
+  readonly parameters: string;
+  /** Real UTC time, ISO-8601 with milliseconds. */
+  readonly started_at: string;
+  /** Null while the installer runs. */
+  readonly finished_at: string | null;
+  readonly exit_code: number | null;
+  /** Epoch milliseconds at which it will finish; null when it hangs. */
+  readonly planned_finish_ms: number | null;
+  readonly planned_exit_code: number;
+  /** Effect to apply on finish: JSON {family, sets_build, instance} or null for none. */
+  readonly effect: string | null;
+  /** 1 when stopped from outside (timeout) rather than finished. */
+  readonly killed: 0 | 1;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS lab_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS lab_hosts (
+  server TEXT PRIMARY KEY COLLATE NOCASE, reachable INTEGER NOT NULL, free_disk_gb REAL NOT NULL,
+  pending_reboot INTEGER NOT NULL, services_running INTEGER NOT NULL, installer_busy INTEGER NOT NULL, installers TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS lab_instances (
+  server TEXT NOT NULL COLLATE NOCASE, instance TEXT NOT NULL COLLATE NOCASE, version TEXT, edition TEXT,
+  PRIMARY KEY (server, instance));
+CREATE TABLE IF NOT EXISTS lab_files (
+  server TEXT NOT NULL COLLATE NOCASE, path TEXT NOT NULL COLLATE NOCASE, content BLOB NOT NULL, sha256 TEXT NOT NULL,
+  PRIMARY KEY (server, path));
+CREATE TABLE IF NOT EXISTS lab_installer_runs (
+  server TEXT NOT NULL COLLATE NOCASE, installer TEXT NOT NULL COLLATE NOCASE, executions INTEGER NOT NULL,
+  PRIMARY KEY (server, installer));
+CREATE TABLE IF NOT EXISTS lab_executions (
+  id INTEGER PRIMARY KEY, execution_id TEXT NOT NULL, server TEXT NOT NULL COLLATE NOCASE, installer TEXT NOT NULL,
+  parameters TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT, exit_code INTEGER,
+  planned_finish_ms INTEGER, planned_exit_code INTEGER NOT NULL, effect TEXT, killed INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (server, execution_id));
+`;
+
+// Windows error for a file that is not a program (a corrupted installer): ERROR_BAD_EXE_FORMAT.
+const EXIT_BAD_EXE_FORMAT = 193;
+// Windows Installer refuses a second installation while one runs: ERROR_INSTALL_ALREADY_RUNNING.
+const EXIT_INSTALL_ALREADY_RUNNING = 1618;
+// SQL setup when no instance on the host is below the patch level.
+const EXIT_NOTHING_TO_PATCH = -2068643838;
+const EXIT_FILE_NOT_FOUND = 2;
+
+const DEFAULT_FREE_DISK_GB = 100;
+const DEFAULT_INSTALL_SECONDS = 60;
+
+export interface LabOptions {
+  /** Simulated seconds × timeScale = real seconds. */
+  readonly timeScale: number;
+  readonly clock?: (() => number) | undefined;
+}
+
+export class LabWorld {
+  private readonly clock: () => number;
+
+  private constructor(
+    readonly db: Database.Database,
+    readonly dbFile: string,
+    readonly timeScale: number,
+    clock: (() => number) | undefined,
+  ) {
+    this.clock = clock ?? Date.now;
+  }
+
+  static pathFor(outputDir: string): string {
+    return path.join(outputDir, 'lab', 'world.db');
+  }
+
+  /** Opens the world, creating it on first use; hosts and instances new to the configuration are added. */
+  static open(file: string, targets: readonly TargetEntry[], options: LabOptions): LabWorld {
+    mkdirSync(path.dirname(file), { recursive: true });
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.pragma('busy_timeout = 10000');
+    db.exec(SCHEMA);
+    const world = new LabWorld(db, file, options.timeScale, options.clock);
+    world.seed(targets);
+    return world;
+  }
+
+  static reset(file: string): void {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private seed(targets: readonly TargetEntry[]): void {
+    const insertHost = this.db.prepare(
+      `INSERT OR IGNORE INTO lab_hosts (server, reachable, free_disk_gb, pending_reboot, services_running, installer_busy, installers)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const insertInstance = this.db.prepare('INSERT OR IGNORE INTO lab_instances (server, instance, version, edition) VALUES (?, ?, ?, ?)');
+    this.db
+      .transaction(() => {
+        // Host settings may stand on any of the host's targets; the loader checked that they agree.
+        const hosts = new Map<string, { server: string; sim: NonNullable<TargetEntry['simulation']> }>();
+        for (const t of targets) {
+          if (t.transport !== 'simulated' && !t.simulation) continue;
+          const key = t.server.toLowerCase();
+          const merged = { ...(hosts.get(key)?.sim ?? {}), ...(t.simulation ?? {}) };
+          hosts.set(key, { server: t.server, sim: merged });
+          insertInstance.run(t.server, t.instance, t.simulation?.version ?? t.version ?? null, t.simulation?.edition ?? t.edition ?? null);
+        }
+        for (const { server, sim } of hosts.values()) {
+          insertHost.run(
+            server,
+            sim.reachable === false ? 0 : 1,
+            sim.free_disk_gb ?? DEFAULT_FREE_DISK_GB,
+            sim.pending_reboot ? 1 : 0,
+            sim.services_running === false ? 0 : 1,
+            sim.installer_busy ? 1 : 0,
+            JSON.stringify(sim.installers ?? {}),
+          );
+        }
+      })
+      .immediate();
+  }
+
+  private nowIso(): string {
+    return new Date(this.clock()).toISOString();
+  }
+
+  host(server: string): LabHostRow | undefined {
+    return this.db.prepare('SELECT * FROM lab_hosts WHERE server = ?').get(server) as LabHostRow | undefined;
+  }
+
+  instances(server: string): LabInstanceRow[] {
+    this.settle();
+    return this.db.prepare('SELECT * FROM lab_instances WHERE server = ? ORDER BY instance').all(server) as LabInstanceRow[];
+  }
+
+  /** Applies the effect of every execution whose finish time has passed. */
+  settle(): void {
+    const now = this.clock();
+    const due = this.db
+      .prepare('SELECT * FROM lab_executions WHERE finished_at IS NULL AND planned_finish_ms IS NOT NULL AND planned_finish_ms <= ?')
+      .all(now) as LabExecutionRow[];
+    if (due.length === 0) return;
+    this.db
+      .transaction(() => {
+        for (const execution of due) {
+          const finished = this.db
+            .prepare('UPDATE lab_executions SET finished_at = ?, exit_code = planned_exit_code WHERE id = ? AND finished_at IS NULL')
+            .run(new Date(execution.planned_finish_ms!).toISOString(), execution.id);
+          if (finished.changes === 1 && execution.effect) this.applyEffect(execution.server, JSON.parse(execution.effect) as Effect);
+        }
+      })
+      .immediate();
+  }
+
+  private applyEffect(server: string, effect: Effect): void {
+    for (const instance of this.instancesToRaise(server, effect)) {
+      this.db.prepare('UPDATE lab_instances SET version = ? WHERE server = ? AND instance = ?').run(effect.sets_build, server, instance.instance);
+    }
+  }
+
+  private instancesToRaise(server: string, effect: Effect): LabInstanceRow[] {
+    const target = parseBuild(effect.sets_build);
+    if (!target) return [];
+    const rows = this.db.prepare('SELECT * FROM lab_instances WHERE server = ?').all(server) as LabInstanceRow[];
+    return rows.filter((row) => {
+      if (effect.instance && row.instance.toLowerCase() !== effect.instance.toLowerCase()) return false;
+      const build = parseBuild(row.version);
+      return build !== null && familyOf(build) === effect.family && compareBuilds(build, target) < 0;
+    });
+  }
+
+  stageFile(server: string, filePath: string, content: Buffer): string {
+    const sha256 = createHash('sha256').update(content).digest('hex');
+    this.db.prepare('INSERT OR REPLACE INTO lab_files (server, path, content, sha256) VALUES (?, ?, ?, ?)').run(server, filePath, content, sha256);
+    return sha256;
+  }
+
+  file(server: string, filePath: string): { content: Buffer; sha256: string } | undefined {
+    return this.db.prepare('SELECT content, sha256 FROM lab_files WHERE server = ? AND path = ?').get(server, filePath) as
+      | { content: Buffer; sha256: string }
+      | undefined;
+  }
+
+  execution(server: string, executionId: string): LabExecutionRow | undefined {
+    this.settle();
+    return this.db.prepare('SELECT * FROM lab_executions WHERE server = ? AND execution_id = ?').get(server, executionId) as
+      | LabExecutionRow
+      | undefined;
+  }
+
+  executions(): LabExecutionRow[] {
+    this.settle();
+    return this.db.prepare('SELECT * FROM lab_executions ORDER BY id').all() as LabExecutionRow[];
+  }
+
+  /**
+   * Starts an installer on a host, as Windows would: a second start with the same execution id
+   * attaches to the first; a start while another installer runs on the host fails with 1618.
+   */
+  startExecution(server: string, executionId: string, filePath: string, parameters: string): LabExecutionRow {
+    this.settle();
+    return this.db
+      .transaction(() => {
+        const existing = this.db.prepare('SELECT * FROM lab_executions WHERE server = ? AND execution_id = ?').get(server, executionId) as
+          | LabExecutionRow
+          | undefined;
+        if (existing) return existing;
+        const installer = path.win32.basename(filePath);
+        const now = this.clock();
+        const busy = this.db.prepare('SELECT 1 FROM lab_executions WHERE server = ? AND finished_at IS NULL').get(server);
+        const host = this.host(server);
+        let exitCode = 0;
+        let seconds = 0;
+        let hang = false;
+        let effect: Effect | null = null;
+        const staged = this.file(server, filePath);
+        const labFile = staged ? parseLabInstaller(staged.content) : null;
+        if (busy || host?.installer_busy) exitCode = EXIT_INSTALL_ALREADY_RUNNING;
+        else if (!staged) exitCode = EXIT_FILE_NOT_FOUND;
+        else if (!labFile) exitCode = EXIT_BAD_EXE_FORMAT;
+        else {
+          const behaviour = this.behaviourOf(host, installer);
+          const count = this.consumeExecution(server, installer);
+          const injected = behaviour?.exit_codes[count];
+          seconds = behaviour?.seconds ?? labFile.seconds ?? DEFAULT_INSTALL_SECONDS;
+          hang = behaviour?.hang ?? false;
+          const wouldChange: Effect = { family: labFile.family, sets_build: labFile.sets_build, instance: instanceFilter(parameters) };
+          if (injected !== undefined) exitCode = injected;
+          else if (this.instancesToRaise(server, wouldChange).length === 0) exitCode = EXIT_NOTHING_TO_PATCH;
+          const accepted = exitCode === 0 || exitCode === 3010 || exitCode === 1641 || exitCode === -2067919934;
+          if (accepted && !behaviour?.no_effect) effect = wouldChange;
+        }
+        const plannedFinish = hang ? null : now + Math.round(seconds * this.timeScale * 1000);
+        this.db
+          .prepare(
+            `INSERT INTO lab_executions (execution_id, server, installer, parameters, started_at, planned_finish_ms, planned_exit_code, effect)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(executionId, server, installer, parameters, new Date(now).toISOString(), plannedFinish, exitCode, effect ? JSON.stringify(effect) : null);
+        return this.db.prepare('SELECT * FROM lab_executions WHERE server = ? AND execution_id = ?').get(server, executionId) as LabExecutionRow;
+      })
+      .immediate();
+  }
+
+  private behaviourOf(host: LabHostRow | undefined, installer: string): LabInstallerBehaviour | undefined {
+    if (!host) return undefined;
+    const all = JSON.parse(host.installers) as Record<string, LabInstallerBehaviour>;
+    const key = Object.keys(all).find((k) => k.toLowerCase() === installer.toLowerCase());
+    const found = key ? all[key] : undefined;
+    return found;
+  }
+
+  /** Counts executions of an installer on a host; `exit_codes` is consumed one per execution. */
+  private consumeExecution(server: string, installer: string): number {
+    const row = this.db.prepare('SELECT executions FROM lab_installer_runs WHERE server = ? AND installer = ?').get(server, installer) as
+      | { executions: number }
+      | undefined;
+    const count = row?.executions ?? 0;
+    this.db
+      .prepare('INSERT OR REPLACE INTO lab_installer_runs (server, installer, executions) VALUES (?, ?, ?)')
+      .run(server, installer, count + 1);
+    return count;
+  }
+
+  /** Stops a running installer (its process tree killed on timeout): no exit code, no effect. */
+  killExecution(server: string, executionId: string): void {
+    this.db
+      .prepare('UPDATE lab_executions SET finished_at = ?, killed = 1, exit_code = NULL WHERE server = ? AND execution_id = ? AND finished_at IS NULL')
+      .run(this.nowIso(), server, executionId);
+  }
+}
+
+/** What a finished execution does to the host's instances. */
+interface Effect {
+  readonly family: string;
+  readonly sets_build: string;
+  /** Only this instance (from /InstanceName=); null for every instance of the family. */
+  readonly instance: string | null;
+}

@@ -1,0 +1,263 @@
+import { baseName, joinFolderAndFile, resolveUserPath } from '../config/paths.js';
+import type { MappingEntry, MappingFile } from '../config/schemas.js';
+import type { TransportName } from '../remote/transport.js';
+import { type BuildNumber, compareBuilds, parseBuild } from '../sqlserver/buildNumber.js';
+import { editionMatches } from '../sqlserver/edition.js';
+import { familyOf, VERSION_FAMILIES, type VersionFamily } from '../sqlserver/family.js';
+import {
+  type HostPlan,
+  type HostStep,
+  PLAN_STATUS,
+  type Plan,
+  type PlanStatus,
+  type PlanStep,
+  type PlanSummary,
+  type PlanTarget,
+  targetKey,
+} from './types.js';
+
+/** What is known about one instance when planning: from a live query, or as recorded earlier. */
+export interface InventoryEntry {
+  readonly server: string;
+  readonly instance: string;
+  /** The build text as reported; null when nothing is known. */
+  readonly version: string | null;
+  readonly edition: string | null;
+  readonly reachable: boolean;
+  /** Why the host could not be reached (when reachable is false). */
+  readonly unreachableReason?: string | undefined;
+  readonly transport: TransportName;
+  readonly port?: number | undefined;
+  readonly credential?: string | undefined;
+}
+
+export interface PlanInput {
+  readonly mapping: MappingFile;
+  readonly inventory: readonly InventoryEntry[];
+  /** The folder that relative installer paths resolve against. */
+  readonly root: string;
+}
+
+/** A step as the planner builds it, with what the host plan needs beyond the JSON. */
+interface DetailedStep extends PlanStep {
+  readonly parameters: string;
+  readonly sha256: string | null;
+  readonly family: string;
+  readonly mappingRef: string;
+  readonly description: string;
+}
+
+export interface PlanResult {
+  readonly plan: Plan;
+  readonly hosts: readonly HostPlan[];
+}
+
+/**
+ * The planner: a pure function from the mapping and what is known of each instance to the plan.
+ * It reads no file and asks no server; checking that installers exist is the caller's job.
+ */
+export function buildPlan(input: PlanInput): PlanResult {
+  const mappings = indexMappings(input.mapping, input.root);
+  const unsupported = new Map(input.mapping.unsupported_versions.map((u) => [normalizeFamilyName(u.version_family), u.message]));
+  const detailed = input.inventory.map((entry) => planInstance(entry, mappings, unsupported));
+  const targets = detailed.map((d) => d.target);
+  const summary = Object.fromEntries(PLAN_STATUS.map((s) => [s, 0])) as PlanSummary;
+  for (const t of targets) summary[t.status]++;
+  return { plan: { targets, summary }, hosts: groupByHost(input.inventory, detailed) };
+}
+
+interface IndexedMapping {
+  readonly entry: MappingEntry;
+  readonly index: number;
+  readonly family: string;
+  readonly min: BuildNumber;
+  readonly target: BuildNumber;
+  readonly steps: readonly Omit<DetailedStep, 'order'>[];
+}
+
+function normalizeFamilyName(text: string): string {
+  return text.replace(/\s+/g, '').toUpperCase();
+}
+
+function indexMappings(file: MappingFile, root: string): IndexedMapping[] {
+  const out: IndexedMapping[] = [];
+  file.mappings.forEach((entry, index) => {
+    const min = parseBuild(entry.min_build);
+    const target = parseBuild(entry.target_build);
+    // The loader rejects such files; a planner called directly still must not crash.
+    if (!min || !target) return;
+    const family = normalizeFamilyName(entry.version_family);
+    const files = entry.files
+      .map((f, fileIndex) => ({ f, fileIndex }))
+      .sort((a, b) => a.f.order - b.f.order);
+    const steps = files.map(({ f, fileIndex }) => {
+      const localPath = joinFolderAndFile(resolveUserPath(root, f.path === '' ? '.' : f.path), f.filename);
+      return {
+        installer: baseName(f.filename),
+        path: localPath,
+        required: f.required,
+        parameters: f.parameters,
+        command: buildCommand(localPath, f.parameters),
+        sha256: f.sha256 ? f.sha256.toLowerCase() : null,
+        family,
+        mappingRef: `mappings[${index}].files[${fileIndex}]`,
+        description: f.description ?? entry.description,
+      };
+    });
+    out.push({ entry, index, family, min, target, steps });
+  });
+  return out;
+}
+
+/** `"C:\Patches\SQL 2019\CU30.exe" /quiet …`: the path always quoted, so spaces are safe. */
+export function buildCommand(path: string, parameters: string): string {
+  const quoted = `"${path.replace(/"/g, '')}"`;
+  const params = parameters.trim();
+  return params === '' ? quoted : `${quoted} ${params}`;
+}
+
+interface DetailedTarget {
+  readonly target: PlanTarget;
+  readonly steps: readonly DetailedStep[];
+}
+
+function planInstance(
+  entry: InventoryEntry,
+  mappings: readonly IndexedMapping[],
+  unsupported: ReadonlyMap<string, string>,
+): DetailedTarget {
+  const build = parseBuild(entry.version);
+  const family = build ? familyOf(build) : null;
+  const base = {
+    server: entry.server,
+    instance: entry.instance,
+    current_build: build ? build.text : (entry.version ?? null),
+    version_family: family,
+    edition: entry.edition,
+    target_build: null,
+    requires_restart: false,
+    steps: [],
+  };
+  const finish = (status: PlanStatus, message: string, extra: Partial<PlanTarget> = {}): DetailedTarget => ({
+    target: { ...base, status, message, ...extra },
+    steps: [],
+  });
+
+  if (!entry.reachable) {
+    return finish('unreachable', entry.unreachableReason ?? 'the host could not be reached');
+  }
+  if (entry.version === null) return finish('invalid_version', 'no version known for this instance');
+  if (!build) return finish('invalid_version', `invalid version ${JSON.stringify(entry.version)}: not a SQL Server build`);
+  if (!family) {
+    return finish('invalid_version', `build ${build.text} belongs to no known SQL Server release (major.minor ${build.parts[0]}.${build.parts[1]})`);
+  }
+  const unsupportedMessage = unsupported.get(family);
+  if (unsupportedMessage !== undefined) return finish('unsupported', unsupportedMessage);
+
+  const candidates = mappings.filter(
+    (m) => m.family === family && (m.entry.edition_filter === null || editionMatches(m.entry.edition_filter, entry.edition)),
+  );
+  if (candidates.length === 0) {
+    return finish('no_mapping', `no mapping available for SQL Server ${family}${entry.edition ? ` (${entry.edition})` : ''}`);
+  }
+  const highest = candidates.reduce((a, b) => (compareBuilds(a.target, b.target) >= 0 ? a : b)).target;
+  if (compareBuilds(build, highest) >= 0) {
+    return finish('up_to_date', `up to date (at or above ${highest.text})`, { target_build: highest.text });
+  }
+
+  const chain = chainFrom(build, candidates);
+  const last = chain[chain.length - 1];
+  if (!last) {
+    const lowest = candidates.reduce((a, b) => (compareBuilds(a.min, b.min) <= 0 ? a : b)).min;
+    const why = compareBuilds(build, lowest) < 0 ? `below the lowest min_build ${lowest.text}` : 'in a gap between mappings';
+    return finish('no_mapping', `no mapping covers build ${build.text} for SQL Server ${family} (${why})`);
+  }
+  const steps = chain.flatMap((m) => m.steps).map((s, i) => ({ ...s, order: i + 1 }));
+  const descriptions = chain.map((m) => m.entry.description || `${m.family} → ${m.target.text}`);
+  return {
+    target: {
+      ...base,
+      status: 'pending',
+      target_build: last.target.text,
+      requires_restart: chain.some((m) => m.entry.requires_restart),
+      message: descriptions.join(' → '),
+      steps: steps.map(({ order, installer, path, required, command }) => ({ order, installer, path, required, command })),
+    },
+    steps,
+  };
+}
+
+/** The mappings that take `build` as far as they reach, one hop after another. */
+function chainFrom(build: BuildNumber, candidates: readonly IndexedMapping[]): IndexedMapping[] {
+  const chain: IndexedMapping[] = [];
+  let at = build;
+  // Each hop strictly raises the build (min < target), so this ends; the bound guards a bad caller.
+  for (let hop = 0; hop < candidates.length; hop++) {
+    const covering = candidates.filter((m) => compareBuilds(m.min, at) <= 0 && compareBuilds(at, m.target) < 0);
+    // An edition-filtered mapping wins over an unfiltered one for the same range.
+    const chosen = covering.find((m) => m.entry.edition_filter !== null) ?? covering[0];
+    if (!chosen) break;
+    chain.push(chosen);
+    at = chosen.target;
+  }
+  return chain;
+}
+
+const FAMILY_RANK = new Map<string, number>(VERSION_FAMILIES.map((f: VersionFamily, i) => [f, i]));
+
+/**
+ * One host is one unit of execution: an installer that several instances need runs once on the host
+ * (setup patches every instance it is told to), and a host's installers run one after another.
+ */
+function groupByHost(inventory: readonly InventoryEntry[], detailed: readonly DetailedTarget[]): HostPlan[] {
+  const hosts = new Map<string, { entry: InventoryEntry; targets: DetailedTarget[] }>();
+  detailed.forEach((d, i) => {
+    const entry = inventory[i]!;
+    const key = entry.server.toLowerCase();
+    const host = hosts.get(key) ?? { entry, targets: [] };
+    host.targets.push(d);
+    hosts.set(key, host);
+  });
+  return [...hosts.values()].map(({ entry, targets }) => {
+    const pending = targets
+      .filter((t) => t.target.status === 'pending')
+      .sort(
+        (a, b) =>
+          (FAMILY_RANK.get(a.target.version_family ?? '') ?? 0) - (FAMILY_RANK.get(b.target.version_family ?? '') ?? 0) ||
+          a.target.instance.localeCompare(b.target.instance),
+      );
+    const byCommand = new Map<string, { step: DetailedStep; targets: string[]; required: boolean }>();
+    for (const t of pending) {
+      for (const step of t.steps) {
+        const key = step.command.toLowerCase();
+        const existing = byCommand.get(key);
+        const name = targetKey(t.target.server, t.target.instance);
+        if (existing) {
+          existing.targets.push(name);
+          existing.required ||= step.required;
+        } else byCommand.set(key, { step, targets: [name], required: step.required });
+      }
+    }
+    const steps: HostStep[] = [...byCommand.values()].map(({ step, targets: served, required }, i) => ({
+      order: i + 1,
+      installer: step.installer,
+      localPath: step.path,
+      parameters: step.parameters,
+      command: step.command,
+      required,
+      sha256: step.sha256,
+      family: step.family,
+      mappingRef: step.mappingRef,
+      description: step.description,
+      targets: served,
+    }));
+    return {
+      server: entry.server,
+      transport: entry.transport,
+      port: entry.port,
+      credential: entry.credential,
+      targets: targets.map((t) => t.target),
+      steps,
+    };
+  });
+}

@@ -1,0 +1,168 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ConnectivityError } from '../errors.js';
+import type { LabExecutionRow, LabWorld } from '../lab/world.js';
+import { classifyExitCode } from '../sqlserver/setupExitCodes.js';
+import type {
+  BuildQuery,
+  DiscoveryResult,
+  HostAddress,
+  HostSession,
+  InstallerStatus,
+  InstallRequest,
+  InstallResult,
+  PreflightFacts,
+  PreflightRequest,
+  ServiceState,
+  StageRequest,
+  StageResult,
+  Transport,
+} from './transport.js';
+
+const GB = 1024 ** 3;
+// The lab's system drive has a fixed amount free beyond the staging drive's figure.
+const SYSTEM_DRIVE_EXTRA_GB = 20;
+
+/** The `simulated` transport: reaches the lab's hosts in-process, through the shared world. */
+export class SimulatedTransport implements Transport {
+  readonly name = 'simulated' as const;
+
+  constructor(private readonly world: LabWorld) {}
+
+  async open(address: HostAddress): Promise<HostSession> {
+    const host = this.world.host(address.server);
+    if (!host) throw new ConnectivityError(address.server, 'no such host in the lab (is it in sql_targets.json with transport "simulated"?)');
+    if (!host.reachable) throw new ConnectivityError(address.server, 'connection timed out (host unreachable)');
+    return new SimulatedSession(this.world, host.server);
+  }
+
+  async dispose(): Promise<void> {}
+}
+
+export function serviceNameOf(instance: string): string {
+  return instance.toUpperCase() === 'MSSQLSERVER' ? 'MSSQLSERVER' : `MSSQL$${instance}`;
+}
+
+class SimulatedSession implements HostSession {
+  private closed = false;
+
+  constructor(
+    private readonly world: LabWorld,
+    readonly server: string,
+  ) {}
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error(`${this.server}: session used after close`);
+    const host = this.world.host(this.server);
+    if (!host?.reachable) throw new ConnectivityError(this.server, 'connection lost');
+  }
+
+  private servicesOf(instance: string): ServiceState[] {
+    const running = this.world.host(this.server)?.services_running === 1;
+    return [{ name: serviceNameOf(instance), state: running ? 'Running' : 'Stopped' }];
+  }
+
+  async discover(): Promise<DiscoveryResult> {
+    this.assertOpen();
+    return {
+      instances: this.world.instances(this.server).map((row) => ({
+        instance: row.instance,
+        build: row.version,
+        edition: row.edition,
+        services: this.servicesOf(row.instance),
+      })),
+      cluster: null,
+    };
+  }
+
+  async preflight(request: PreflightRequest): Promise<PreflightFacts> {
+    this.assertOpen();
+    const host = this.world.host(this.server)!;
+    return {
+      stagingFreeBytes: host.free_disk_gb * GB,
+      systemFreeBytes: (host.free_disk_gb + SYSTEM_DRIVE_EXTRA_GB) * GB,
+      pendingReboot: host.pending_reboot ? ['Component Based Servicing\\RebootPending'] : [],
+      installerBusy: host.installer_busy === 1,
+      services: request.instances.flatMap((i) => this.servicesOf(i)),
+    };
+  }
+
+  async stage(request: StageRequest): Promise<StageResult> {
+    this.assertOpen();
+    const remotePath = path.win32.join(request.stagingDir, request.fileName);
+    const existing = this.world.file(this.server, remotePath);
+    if (existing && existing.sha256 === request.sha256) return { remotePath, sha256: existing.sha256, alreadyPresent: true };
+    const content = await readFile(request.localPath);
+    const sha256 = this.world.stageFile(this.server, remotePath, content);
+    return { remotePath, sha256, alreadyPresent: false };
+  }
+
+  async runInstaller(request: InstallRequest): Promise<InstallResult> {
+    this.assertOpen();
+    const started = Date.now();
+    const deadline = started + request.timeoutMs;
+    let execution = this.world.startExecution(this.server, request.executionId, request.remotePath, request.parameters);
+    const startedAtMs = Date.parse(execution.started_at);
+    for (;;) {
+      execution = this.world.execution(this.server, request.executionId)!;
+      if (execution.finished_at !== null) {
+        const durationMs = Date.parse(execution.finished_at) - startedAtMs;
+        if (execution.exit_code === null) return { kind: 'timed_out', durationMs };
+        return { kind: 'exited', exitCode: execution.exit_code, durationMs, ...summaryOf(execution) };
+      }
+      const now = Date.now();
+      if (request.signal?.aborted) return { kind: 'detached', durationMs: now - startedAtMs };
+      if (now >= deadline) {
+        this.world.killExecution(this.server, request.executionId);
+        return { kind: 'timed_out', durationMs: now - startedAtMs };
+      }
+      const wakeAt = Math.min(deadline, execution.planned_finish_ms ?? deadline);
+      await sleep(Math.max(1, wakeAt - now), request.signal);
+    }
+  }
+
+  async installerStatus(executionId: string): Promise<InstallerStatus> {
+    this.assertOpen();
+    const execution = this.world.execution(this.server, executionId);
+    if (!execution) return { state: 'not_started' };
+    if (execution.finished_at === null) return { state: 'running', startedAt: execution.started_at };
+    return { state: 'finished', startedAt: execution.started_at, finishedAt: execution.finished_at, exitCode: execution.exit_code };
+  }
+
+  async queryBuild(instance: string): Promise<BuildQuery> {
+    this.assertOpen();
+    const row = this.world.instances(this.server).find((i) => i.instance.toLowerCase() === instance.toLowerCase());
+    const running = this.world.host(this.server)?.services_running === 1;
+    return { build: row?.version ?? null, edition: row?.edition ?? null, source: running ? 'sql' : 'registry' };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+/** A Summary.txt tail like the one SQL setup writes, so the lab's results read like real ones. */
+function summaryOf(execution: LabExecutionRow): { summaryTail: string; summaryPath: string } {
+  const code = execution.exit_code ?? 0;
+  const meaning = classifyExitCode(code);
+  const result = meaning.outcome === 'failure' ? 'Failed: see details below' : meaning.outcome === 'success_restart' ? 'Passed but reboot required, see logs for details' : 'Passed';
+  const hash = createHash('sha1').update(execution.execution_id).digest('hex').slice(0, 8);
+  return {
+    summaryPath: `C:\\Program Files\\Microsoft SQL Server\\Setup Bootstrap\\Log\\Summary_${execution.server}_${hash}.txt`,
+    summaryTail: ['Overall summary:', `  Final result:                  ${result}`, `  Exit code (Decimal):           ${code}`, `  Exit message:                  ${meaning.meaning}`].join('\n'),
+  };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

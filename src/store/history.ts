@@ -1,0 +1,415 @@
+import type { HostPlan, PlanTarget } from '../plan/types.js';
+import { type HistoryDb, nowIso } from './database.js';
+import { ensureServer } from './servers.js';
+import type { EventLevel, RunMode, RunStatus, StepStatus, TargetStatus } from './states.js';
+
+/** A row of `hotfix_runs`. */
+export interface RunRow {
+  readonly id: number;
+  readonly started_at: string;
+  readonly finished_at: string | null;
+  readonly status: RunStatus;
+  readonly mode: RunMode;
+  /** JSON of the options the run was started with. */
+  readonly options: string;
+  readonly parent_run_id: number | null;
+  readonly operator: string;
+  readonly host: string;
+  readonly config_path: string | null;
+  readonly exit_code: number | null;
+}
+
+/** A row of `hotfix_targets`: one instance within a run. */
+export interface TargetRow {
+  readonly id: number;
+  readonly hotfix_run_id: number;
+  readonly server_id: number;
+  readonly server: string;
+  readonly instance: string;
+  readonly version_family: string | null;
+  readonly edition: string | null;
+  /** What the planner concluded (pending, up_to_date, …). */
+  readonly plan_status: PlanTarget['status'];
+  readonly pre_build: string | null;
+  readonly post_build: string | null;
+  readonly target_build: string | null;
+  readonly status: TargetStatus;
+  readonly requires_restart: 0 | 1;
+  /** The plan's message (the mapping's description, or why nothing is scheduled). */
+  readonly message: string | null;
+  readonly error_message: string | null;
+  readonly started_at: string | null;
+  readonly completed_at: string | null;
+}
+
+/** A row of `hotfix_steps`: one installer for one target. */
+export interface StepRow {
+  readonly id: number;
+  readonly hotfix_target_id: number;
+  readonly step_order: number;
+  /** Position of the installer on its host; the steps of one execution share it. */
+  readonly host_step_order: number;
+  readonly installer_file: string;
+  readonly installer_path: string;
+  readonly parameters: string;
+  readonly sha256: string | null;
+  readonly description: string | null;
+  readonly required: 0 | 1;
+  /** Names the installer execution on the host; shared by the steps that one execution serves. */
+  readonly execution_id: string;
+  readonly status: StepStatus;
+  readonly started_at: string | null;
+  readonly completed_at: string | null;
+  readonly exit_code: number | null;
+  readonly exit_meaning: string | null;
+  readonly duration_ms: number | null;
+  /** Setup's output: the tail of Summary.txt when the target had one. */
+  readonly output: string | null;
+  readonly error_message: string | null;
+}
+
+export interface EventRow {
+  readonly id: number;
+  readonly at: string;
+  readonly hotfix_run_id: number | null;
+  readonly hotfix_target_id: number | null;
+  readonly hotfix_step_id: number | null;
+  readonly server: string | null;
+  readonly level: EventLevel;
+  readonly kind: string;
+  readonly message: string;
+}
+
+export interface NewEvent {
+  readonly runId?: number | null | undefined;
+  readonly targetId?: number | null | undefined;
+  readonly stepId?: number | null | undefined;
+  readonly server?: string | null | undefined;
+  readonly level: EventLevel;
+  readonly kind: string;
+  readonly message: string;
+}
+
+/** A guarded transition found its row in another state than expected: someone else moved it. */
+export class TransitionConflictError extends Error {
+  constructor(what: string) {
+    super(`history.db changed underneath: ${what}`);
+    this.name = 'TransitionConflictError';
+  }
+}
+
+export interface NewRun {
+  readonly mode: RunMode;
+  readonly options: Record<string, unknown>;
+  readonly parentRunId: number | null;
+  readonly operator: string;
+  readonly host: string;
+  readonly configPath: string;
+  readonly hosts: readonly HostPlan[];
+}
+
+/**
+ * The history of deployments. Every state change is one guarded statement, committed together with
+ * its event row before the caller goes on, so that a crash at any instant leaves a true record.
+ */
+export class History {
+  constructor(
+    readonly db: HistoryDb,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  now(): string {
+    return nowIso(this.clock);
+  }
+
+  addEvent(event: NewEvent): void {
+    this.db
+      .prepare(
+        `INSERT INTO hotfix_events (at, hotfix_run_id, hotfix_target_id, hotfix_step_id, server, level, kind, message)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        this.now(),
+        event.runId ?? null,
+        event.targetId ?? null,
+        event.stepId ?? null,
+        event.server ?? null,
+        event.level,
+        event.kind,
+        event.message,
+      );
+  }
+
+  /**
+   * Records a new run with every plan target and its steps, in one transaction. Targets that the plan
+   * does not schedule are recorded as skipped with the plan's reason.
+   */
+  createRun(run: NewRun): number {
+    return this.db
+      .transaction(() => {
+        const now = this.now();
+        const runId = Number(
+          this.db
+            .prepare(
+              `INSERT INTO hotfix_runs (started_at, status, mode, options, parent_run_id, operator, host, config_path)
+               VALUES (?, 'running', ?, ?, ?, ?, ?, ?)`,
+            )
+            .run(now, run.mode, JSON.stringify(run.options), run.parentRunId, run.operator, run.host, run.configPath)
+            .lastInsertRowid,
+        );
+        const insertTarget = this.db.prepare(
+          `INSERT INTO hotfix_targets (hotfix_run_id, server_id, server, instance, version_family, edition, plan_status,
+             pre_build, target_build, status, requires_restart, message, error_message, completed_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        );
+        const insertStep = this.db.prepare(
+          `INSERT INTO hotfix_steps (hotfix_target_id, step_order, host_step_order, installer_file, installer_path, parameters,
+             sha256, description, required, execution_id, status)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')`,
+        );
+        for (const host of run.hosts) {
+          for (const target of host.targets) {
+            const serverId = ensureServer(
+              this.db,
+              { server: target.server, instance: target.instance, transport: host.transport },
+              'targets_file',
+              now,
+            );
+            const pending = target.status === 'pending';
+            const targetId = Number(
+              insertTarget.run(
+                runId,
+                serverId,
+                target.server,
+                target.instance,
+                target.version_family,
+                target.edition,
+                target.status,
+                target.current_build,
+                target.target_build,
+                pending ? 'pending' : 'skipped',
+                target.requires_restart ? 1 : 0,
+                target.message,
+                pending ? null : target.message,
+                pending ? null : now,
+              ).lastInsertRowid,
+            );
+            if (!pending) continue;
+            const name = `${target.server}\\${target.instance}`;
+            let order = 0;
+            for (const step of host.steps) {
+              if (!step.targets.includes(name)) continue;
+              order++;
+              insertStep.run(
+                targetId,
+                order,
+                step.order,
+                step.installer,
+                step.localPath,
+                step.parameters,
+                step.sha256,
+                step.description,
+                step.required ? 1 : 0,
+                executionId(runId, host.server, step.order),
+              );
+            }
+          }
+        }
+        this.addEvent({ runId, level: 'info', kind: 'run_started', message: `run ${runId} started (${run.mode}) by ${run.operator} on ${run.host}` });
+        return runId;
+      })
+      .immediate();
+  }
+
+  run(runId: number): RunRow | undefined {
+    return this.db.prepare('SELECT * FROM hotfix_runs WHERE id = ?').get(runId) as RunRow | undefined;
+  }
+
+  latestRun(): RunRow | undefined {
+    return this.db.prepare('SELECT * FROM hotfix_runs ORDER BY id DESC LIMIT 1').get() as RunRow | undefined;
+  }
+
+  latestUnfinishedRun(): RunRow | undefined {
+    return this.db
+      .prepare("SELECT * FROM hotfix_runs WHERE status IN ('running', 'interrupted') ORDER BY id DESC LIMIT 1")
+      .get() as RunRow | undefined;
+  }
+
+  recentRuns(limit: number): RunRow[] {
+    return this.db.prepare('SELECT * FROM hotfix_runs ORDER BY id DESC LIMIT ?').all(limit) as RunRow[];
+  }
+
+  targets(runId: number): TargetRow[] {
+    return this.db.prepare('SELECT * FROM hotfix_targets WHERE hotfix_run_id = ? ORDER BY server, instance').all(runId) as TargetRow[];
+  }
+
+  target(targetId: number): TargetRow {
+    return this.db.prepare('SELECT * FROM hotfix_targets WHERE id = ?').get(targetId) as TargetRow;
+  }
+
+  steps(runId: number): StepRow[] {
+    return this.db
+      .prepare(
+        `SELECT s.* FROM hotfix_steps s JOIN hotfix_targets t ON t.id = s.hotfix_target_id
+         WHERE t.hotfix_run_id = ? ORDER BY t.server, s.host_step_order, t.instance`,
+      )
+      .all(runId) as StepRow[];
+  }
+
+  events(runId: number): EventRow[] {
+    return this.db.prepare('SELECT * FROM hotfix_events WHERE hotfix_run_id = ? ORDER BY id').all(runId) as EventRow[];
+  }
+
+  // ─── transitions ────────────────────────────────────────────────────────────────────────────
+
+  private transition(apply: () => void, event: NewEvent): void {
+    this.db
+      .transaction(() => {
+        apply();
+        this.addEvent(event);
+      })
+      .immediate();
+  }
+
+  private expectChanged(changes: number, expected: number, what: string): void {
+    if (changes !== expected) throw new TransitionConflictError(`${what}: expected ${expected} row(s) to change, ${changes} did`);
+  }
+
+  targetStarted(runId: number, targetIds: readonly number[], server: string): void {
+    this.transition(
+      () => {
+        const now = this.now();
+        const stmt = this.db.prepare("UPDATE hotfix_targets SET status = 'in_progress', started_at = COALESCE(started_at, ?) WHERE id = ? AND status IN ('pending', 'in_progress')");
+        for (const id of targetIds) this.expectChanged(stmt.run(now, id).changes, 1, `target ${id} to in_progress`);
+      },
+      { runId, server, level: 'info', kind: 'host_started', message: `${server}: started` },
+    );
+  }
+
+  /** Marks the steps of one execution running: the last write before the installer is started. */
+  stepsRunning(runId: number, executionId: string, server: string, message: string): void {
+    this.transition(
+      () => {
+        const changes = this.db
+          .prepare(
+            `UPDATE hotfix_steps SET status = 'running', started_at = ?, completed_at = NULL
+             WHERE execution_id = ? AND status IN ('pending', 'interrupted')`,
+          )
+          .run(this.now(), executionId).changes;
+        if (changes === 0) throw new TransitionConflictError(`steps of ${executionId} to running: none was pending`);
+      },
+      { runId, server, level: 'info', kind: 'step_running', message },
+    );
+  }
+
+  stepsFinished(
+    runId: number,
+    executionId: string,
+    server: string,
+    result: {
+      status: 'success' | 'failed';
+      exitCode: number | null;
+      exitMeaning: string | null;
+      durationMs: number | null;
+      output: string | null;
+      error: string | null;
+      startedAt?: string | undefined;
+      completedAt?: string | undefined;
+    },
+    level: EventLevel,
+    message: string,
+  ): void {
+    this.transition(
+      () => {
+        const changes = this.db
+          .prepare(
+            `UPDATE hotfix_steps SET status = ?, completed_at = ?, started_at = COALESCE(?, started_at), exit_code = ?, exit_meaning = ?,
+               duration_ms = ?, output = ?, error_message = ?
+             WHERE execution_id = ? AND status IN ('running', 'interrupted')`,
+          )
+          .run(
+            result.status,
+            result.completedAt ?? this.now(),
+            result.startedAt ?? null,
+            result.exitCode,
+            result.exitMeaning,
+            result.durationMs,
+            result.output,
+            result.error,
+            executionId,
+          ).changes;
+        if (changes === 0) throw new TransitionConflictError(`steps of ${executionId} to ${result.status}: none was running`);
+      },
+      { runId, server, level, kind: `step_${result.status}`, message },
+    );
+  }
+
+  /** The wait was given up (second Ctrl+C, lost connection); the installer may still run on the target. */
+  stepsInterrupted(runId: number, executionId: string, server: string, message: string): void {
+    this.transition(
+      () => {
+        this.db.prepare("UPDATE hotfix_steps SET status = 'interrupted' WHERE execution_id = ? AND status = 'running'").run(executionId);
+      },
+      { runId, server, level: 'warn', kind: 'step_interrupted', message },
+    );
+  }
+
+  stepsSkipped(runId: number, stepIds: readonly number[], server: string, reason: string): void {
+    if (stepIds.length === 0) return;
+    this.transition(
+      () => {
+        const stmt = this.db.prepare("UPDATE hotfix_steps SET status = 'skipped', error_message = ?, completed_at = ? WHERE id = ? AND status = 'pending'");
+        const now = this.now();
+        for (const id of stepIds) this.expectChanged(stmt.run(reason, now, id).changes, 1, `step ${id} to skipped`);
+      },
+      { runId, server, level: 'warn', kind: 'steps_skipped', message: `${server}: ${stepIds.length} step(s) skipped: ${reason}` },
+    );
+  }
+
+  targetFinished(
+    runId: number,
+    targetId: number,
+    server: string,
+    result: { status: 'success' | 'partial' | 'failed' | 'skipped'; postBuild: string | null; requiresRestart: boolean; error: string | null },
+    level: EventLevel,
+    message: string,
+  ): void {
+    this.transition(
+      () => {
+        const changes = this.db
+          .prepare(
+            `UPDATE hotfix_targets SET status = ?, post_build = COALESCE(?, post_build), requires_restart = ?, error_message = ?, completed_at = ?
+             WHERE id = ? AND status IN ('pending', 'in_progress')`,
+          )
+          .run(result.status, result.postBuild, result.requiresRestart ? 1 : 0, result.error, this.now(), targetId).changes;
+        this.expectChanged(changes, 1, `target ${targetId} to ${result.status}`);
+      },
+      { runId, targetId, server, level, kind: `target_${result.status}`, message },
+    );
+  }
+
+  runFinished(runId: number, status: RunStatus, exitCode: number, message: string): void {
+    this.transition(
+      () => {
+        const finished = status === 'interrupted' || status === 'running' ? null : this.now();
+        this.db.prepare('UPDATE hotfix_runs SET status = ?, finished_at = ?, exit_code = ? WHERE id = ?').run(status, finished, exitCode, runId);
+      },
+      { runId, level: status === 'succeeded' ? 'info' : 'warn', kind: `run_${status}`, message },
+    );
+  }
+
+  /** A resumed run is running again. */
+  runResumed(runId: number, message: string): void {
+    this.transition(
+      () => {
+        this.db.prepare("UPDATE hotfix_runs SET status = 'running', finished_at = NULL, exit_code = NULL WHERE id = ?").run(runId);
+      },
+      { runId, level: 'info', kind: 'run_resumed', message },
+    );
+  }
+}
+
+/** Names one installer execution on one host within a run; the target uses it to tell if it ran. */
+export function executionId(runId: number, server: string, hostStepOrder: number): string {
+  return `r${runId}-${server.toLowerCase().replace(/[^a-z0-9.-]/g, '_')}-s${hostStepOrder}`;
+}

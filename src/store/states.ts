@@ -1,0 +1,41 @@
+import { PLAN_STATUS } from '../plan/types.js';
+
+/**
+ * Every state the history records, each from one constant: the TypeScript unions, the SQL CHECK
+ * constraints (migrations substitute these lists) and every switch derive from them.
+ */
+
+/** A deployment run. `interrupted` runs (Ctrl+C, crash found later) are what `--resume` continues. */
+export const RUN_STATUS = ['running', 'interrupted', 'succeeded', 'failed'] as const;
+export type RunStatus = (typeof RUN_STATUS)[number];
+
+/** `deploy`: a plan carried out; `retry`: a new run for the failed targets of an earlier one. */
+export const RUN_MODE = ['deploy', 'retry'] as const;
+export type RunMode = (typeof RUN_MODE)[number];
+
+export const TARGET_STATUS = ['pending', 'in_progress', 'success', 'partial', 'failed', 'skipped'] as const;
+export type TargetStatus = (typeof TARGET_STATUS)[number];
+
+/**
+ * `interrupted`: the orchestrator stopped waiting (second Ctrl+C) while the installer may go on on
+ * the target; `--resume` settles it by asking the target, like a step found `running` after a crash.
+ */
+export const STEP_STATUS = ['pending', 'running', 'success', 'failed', 'skipped', 'interrupted'] as const;
+export type StepStatus = (typeof STEP_STATUS)[number];
+
+export const EVENT_LEVEL = ['debug', 'info', 'warn', 'error'] as const;
+export type EventLevel = (typeof EVENT_LEVEL)[number];
+
+/** The lists migrations may name as `{{NAME}}` inside a CHECK constraint. */
+export const STATE_LISTS: Readonly<Record<string, readonly string[]>> = {
+  RUN_STATUS,
+  RUN_MODE,
+  TARGET_STATUS,
+  STEP_STATUS,
+  EVENT_LEVEL,
+  PLAN_STATUS,
+};
+
+export function isFinalTargetStatus(status: TargetStatus): boolean {
+  return status === 'success' || status === 'partial' || status === 'failed' || status === 'skipped';
+}
