@@ -26,6 +26,8 @@ export interface InventoryEntry {
   readonly reachable: boolean;
   /** Why the host could not be reached (when reachable is false). */
   readonly unreachableReason?: string | undefined;
+  /** Why no version is known, when version is null (e.g. the host has no such instance). */
+  readonly versionProblem?: string | undefined;
   readonly transport: TransportName;
   readonly port?: number | undefined;
   readonly credential?: string | undefined;
@@ -146,7 +148,7 @@ function planInstance(
   if (!entry.reachable) {
     return finish('unreachable', entry.unreachableReason ?? 'the host could not be reached');
   }
-  if (entry.version === null) return finish('invalid_version', 'no version known for this instance');
+  if (entry.version === null) return finish('invalid_version', entry.versionProblem ?? 'no version known for this instance (record one in sql_targets.json or run without --offline)');
   if (!build) return finish('invalid_version', `invalid version ${JSON.stringify(entry.version)}: not a SQL Server build`);
   if (!family) {
     return finish('invalid_version', `build ${build.text} belongs to no known SQL Server release (major.minor ${build.parts[0]}.${build.parts[1]})`);
@@ -162,7 +164,7 @@ function planInstance(
   }
   const highest = candidates.reduce((a, b) => (compareBuilds(a.target, b.target) >= 0 ? a : b)).target;
   if (compareBuilds(build, highest) >= 0) {
-    return finish('up_to_date', `up to date (at or above ${highest.text})`, { target_build: highest.text });
+    return finish('up_to_date', `at or above the highest target build ${highest.text}`, { target_build: highest.text });
   }
 
   const chain = chainFrom(build, candidates);

@@ -35,6 +35,8 @@ export interface TargetRow {
   readonly target_build: string | null;
   readonly status: TargetStatus;
   readonly requires_restart: 0 | 1;
+  /** 1 when the host answered (discovery or deployment), 0 when it could not be reached, null when not tried. */
+  readonly reached: 0 | 1 | null;
   /** The plan's message (the mapping's description, or why nothing is scheduled). */
   readonly message: string | null;
   readonly error_message: string | null;
@@ -88,7 +90,12 @@ export interface NewEvent {
   readonly level: EventLevel;
   readonly kind: string;
   readonly message: string;
+  /** The error behind the event, for the log file's stack trace; only its message is stored. */
+  readonly error?: unknown;
 }
+
+/** Called after each event is committed: the log file and the screen hear of every event. */
+export type EventListener = (event: NewEvent) => void;
 
 /** A guarded transition found its row in another state than expected: someone else moved it. */
 export class TransitionConflictError extends Error {
@@ -106,6 +113,8 @@ export interface NewRun {
   readonly host: string;
   readonly configPath: string;
   readonly hosts: readonly HostPlan[];
+  /** The plan's versions came from asking the hosts (so every target not `unreachable` answered). */
+  readonly liveInventory: boolean;
 }
 
 /**
@@ -113,16 +122,31 @@ export interface NewRun {
  * its event row before the caller goes on, so that a crash at any instant leaves a true record.
  */
 export class History {
+  private readonly listeners: EventListener[] = [];
+
   constructor(
     readonly db: HistoryDb,
     private readonly clock: () => Date = () => new Date(),
   ) {}
+
+  onEvent(listener: EventListener): void {
+    this.listeners.push(listener);
+  }
+
+  private tell(event: NewEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
 
   now(): string {
     return nowIso(this.clock);
   }
 
   addEvent(event: NewEvent): void {
+    this.insertEvent(event);
+    this.tell(event);
+  }
+
+  private insertEvent(event: NewEvent): void {
     this.db
       .prepare(
         `INSERT INTO hotfix_events (at, hotfix_run_id, hotfix_target_id, hotfix_step_id, server, level, kind, message)
@@ -145,7 +169,13 @@ export class History {
    * does not schedule are recorded as skipped with the plan's reason.
    */
   createRun(run: NewRun): number {
-    return this.db
+    const started = (runId: number): NewEvent => ({
+      runId,
+      level: 'info',
+      kind: 'run_started',
+      message: `run ${runId} started (${run.mode}) by ${run.operator} on ${run.host}`,
+    });
+    const runId = this.db
       .transaction(() => {
         const now = this.now();
         const runId = Number(
@@ -159,8 +189,8 @@ export class History {
         );
         const insertTarget = this.db.prepare(
           `INSERT INTO hotfix_targets (hotfix_run_id, server_id, server, instance, version_family, edition, plan_status,
-             pre_build, target_build, status, requires_restart, message, error_message, completed_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             pre_build, target_build, status, requires_restart, reached, message, error_message, completed_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         );
         const insertStep = this.db.prepare(
           `INSERT INTO hotfix_steps (hotfix_target_id, step_order, host_step_order, installer_file, installer_path, parameters,
@@ -171,7 +201,7 @@ export class History {
           for (const target of host.targets) {
             const serverId = ensureServer(
               this.db,
-              { server: target.server, instance: target.instance, transport: host.transport },
+              { server: target.server, instance: target.instance, transport: host.transport, port: host.port, credential: host.credential },
               'targets_file',
               now,
             );
@@ -188,7 +218,8 @@ export class History {
                 target.current_build,
                 target.target_build,
                 pending ? 'pending' : 'skipped',
-                target.requires_restart ? 1 : 0,
+                pending && target.requires_restart ? 1 : 0,
+                target.status === 'unreachable' ? 0 : run.liveInventory ? 1 : null,
                 target.message,
                 pending ? null : target.message,
                 pending ? null : now,
@@ -215,10 +246,12 @@ export class History {
             }
           }
         }
-        this.addEvent({ runId, level: 'info', kind: 'run_started', message: `run ${runId} started (${run.mode}) by ${run.operator} on ${run.host}` });
+        this.insertEvent(started(runId));
         return runId;
       })
       .immediate();
+    this.tell(started(runId));
+    return runId;
   }
 
   run(runId: number): RunRow | undefined {
@@ -266,9 +299,10 @@ export class History {
     this.db
       .transaction(() => {
         apply();
-        this.addEvent(event);
+        this.insertEvent(event);
       })
       .immediate();
+    this.tell(event);
   }
 
   private expectChanged(changes: number, expected: number, what: string): void {
@@ -282,8 +316,43 @@ export class History {
         const stmt = this.db.prepare("UPDATE hotfix_targets SET status = 'in_progress', started_at = COALESCE(started_at, ?) WHERE id = ? AND status IN ('pending', 'in_progress')");
         for (const id of targetIds) this.expectChanged(stmt.run(now, id).changes, 1, `target ${id} to in_progress`);
       },
-      { runId, server, level: 'info', kind: 'host_started', message: `${server}: started` },
+      { runId, server, level: 'info', kind: 'host_started', message: `${server}: started (${targetIds.length} target(s))` },
     );
+  }
+
+  /**
+   * The host is not patched (unreachable, or a pre-flight reason): its unfinished targets are skipped
+   * with the reason, and their steps too.
+   */
+  skipHost(
+    runId: number,
+    targetIds: readonly number[],
+    server: string,
+    reason: string,
+    how: { reached: boolean; kind: string; error?: unknown },
+  ): void {
+    this.transition(
+      () => {
+        const now = this.now();
+        for (const id of targetIds) {
+          this.db
+            .prepare("UPDATE hotfix_steps SET status = 'skipped', error_message = ?, completed_at = ? WHERE hotfix_target_id = ? AND status = 'pending'")
+            .run(reason, now, id);
+          const changes = this.db
+            .prepare(
+              "UPDATE hotfix_targets SET status = 'skipped', reached = ?, requires_restart = 0, error_message = ?, completed_at = ? WHERE id = ? AND status IN ('pending', 'in_progress')",
+            )
+            .run(how.reached ? 1 : 0, reason, now, id).changes;
+          this.expectChanged(changes, 1, `target ${id} to skipped`);
+        }
+      },
+      { runId, server, level: 'error', kind: how.kind, message: reason, error: how.error },
+    );
+  }
+
+  hostReached(targetIds: readonly number[]): void {
+    const stmt = this.db.prepare('UPDATE hotfix_targets SET reached = 1 WHERE id = ?');
+    this.db.transaction(() => targetIds.forEach((id) => stmt.run(id)))();
   }
 
   /** Marks the steps of one execution running: the last write before the installer is started. */
@@ -318,6 +387,7 @@ export class History {
     },
     level: EventLevel,
     message: string,
+    error?: unknown,
   ): void {
     this.transition(
       () => {
@@ -340,17 +410,17 @@ export class History {
           ).changes;
         if (changes === 0) throw new TransitionConflictError(`steps of ${executionId} to ${result.status}: none was running`);
       },
-      { runId, server, level, kind: `step_${result.status}`, message },
+      { runId, server, level, kind: `step_${result.status}`, message, error },
     );
   }
 
   /** The wait was given up (second Ctrl+C, lost connection); the installer may still run on the target. */
-  stepsInterrupted(runId: number, executionId: string, server: string, message: string): void {
+  stepsInterrupted(runId: number, executionId: string, server: string, message: string, error?: unknown): void {
     this.transition(
       () => {
         this.db.prepare("UPDATE hotfix_steps SET status = 'interrupted' WHERE execution_id = ? AND status = 'running'").run(executionId);
       },
-      { runId, server, level: 'warn', kind: 'step_interrupted', message },
+      { runId, server, level: 'warn', kind: 'step_interrupted', message, error },
     );
   }
 

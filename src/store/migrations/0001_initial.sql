@@ -45,6 +45,7 @@ CREATE TABLE hotfix_targets (
   target_build     TEXT,
   status           TEXT    NOT NULL CHECK (status IN ({{TARGET_STATUS}})),
   requires_restart INTEGER NOT NULL DEFAULT 0 CHECK (requires_restart IN (0, 1)),
+  reached          INTEGER CHECK (reached IN (0, 1)),
   message          TEXT,
   error_message    TEXT,
   started_at       TEXT,

@@ -1,0 +1,266 @@
+import os from 'node:os';
+import type { Config } from '../config/load.js';
+import { displayPath } from '../config/paths.js';
+import { Cancellation } from '../deploy/cancellation.js';
+import { executeRun, isProblem, type RunOutcome } from '../deploy/engine.js';
+import { InstallerCache } from '../deploy/installerCache.js';
+import { hashInstallers } from '../deploy/localInstallers.js';
+import { loadConfigOrThrow, openHistoryFor, type PreparedPlan, preparePlan } from '../deploy/preparePlan.js';
+import { ConfigError, RefusalError } from '../errors.js';
+import { TransportProvider } from '../remote/transports.js';
+import { History, type RunRow } from '../store/history.js';
+import { RunLock } from '../store/runLock.js';
+import { EXIT } from './exitCodes.js';
+import { LogFile } from './logger.js';
+import type { CliOptions } from './options.js';
+import { formatPlan } from './planText.js';
+import { ProgressView } from './progress.js';
+import { confirm } from './prompt.js';
+import { formatRunSummary } from './runSummary.js';
+
+const GB = 1024 ** 3;
+
+/** `--deploy-hotfixes` (with `--resume` or `--retry-failed`): plan, confirm, lock, deploy, report. */
+export async function deployCommand(options: CliOptions): Promise<number> {
+  if (options.resume && options.retryFailed) throw new RefusalError('--resume and --retry-failed do different things; choose one');
+  const config = loadConfigOrThrow(options.config);
+  const db = openHistoryFor(config);
+  const history = new History(db);
+  const transports = new TransportProvider(config);
+  try {
+    if (options.resume) return await resume(options, config, history, transports);
+    if (options.retryFailed) return await retryFailed(options, config, history, transports);
+    return await deployPlan(options, config, history, transports, { mode: 'deploy', parent: null, servers: options.server });
+  } finally {
+    await transports.dispose();
+    db.close();
+  }
+}
+
+interface NewRunSpec {
+  readonly mode: 'deploy' | 'retry';
+  readonly parent: RunRow | null;
+  readonly servers: readonly string[];
+}
+
+async function deployPlan(options: CliOptions, config: Config, history: History, transports: TransportProvider, spec: NewRunSpec): Promise<number> {
+  const out = process.stdout;
+  const prepared = await preparePlan(config, history.db, transports, {
+    servers: spec.servers,
+    offline: false,
+    concurrency: Math.max(8, maxConcurrent(options, config)),
+  });
+  for (const warning of prepared.warnings) process.stderr.write(`warning: ${warning}\n`);
+  out.write(`${formatPlan(prepared.plan, 'versions as the hosts reported them just now')}\n\n`);
+
+  const withWork = prepared.hosts.filter((h) => h.steps.length > 0);
+  if (withWork.length === 0) return nothingToDeploy(prepared);
+  const hashed = await hashInstallers(withWork, displayPath(config.files.mapping));
+  if (hashed.problems.length > 0) throw new ConfigError(hashed.problems);
+
+  const executions = withWork.reduce((n, h) => n + h.steps.length, 0);
+  await confirmOrRefuse(options, `Deploy ${executions} installer execution(s) to ${withWork.length} host(s), at most ${maxConcurrent(options, config)} at once?`);
+
+  return withRunLock(history, async (lock) => {
+    const runId = history.createRun({
+      mode: spec.mode,
+      options: runOptions(options, config),
+      parentRunId: spec.parent?.id ?? null,
+      operator: operatorName(),
+      host: os.hostname(),
+      configPath: config.files.auditConfig,
+      hosts: prepared.hosts,
+      liveInventory: prepared.live,
+    });
+    lock.setRun(runId);
+    return runDeployment(options, config, history, transports, runId, new InstallerCache(hashed.installers));
+  });
+}
+
+function nothingToDeploy(prepared: PreparedPlan): number {
+  const { summary } = prepared.plan;
+  process.stdout.write('Nothing to deploy: no instance needs an installer.\n');
+  const total = prepared.plan.targets.length;
+  if (total > 0 && summary.unreachable === total) return EXIT.connectivity;
+  return summary.unreachable > 0 || summary.invalid_version > 0 ? EXIT.targetsFailed : EXIT.ok;
+}
+
+async function resume(options: CliOptions, config: Config, history: History, transports: TransportProvider): Promise<number> {
+  const run = options.runId !== undefined ? history.run(options.runId) : history.latestUnfinishedRun();
+  if (!run) {
+    if (options.runId !== undefined) throw new RefusalError(`there is no run ${options.runId} in ${config.historyDbPath}`);
+    process.stdout.write('Nothing to resume: every run in history.db has finished.\n');
+    return EXIT.ok;
+  }
+  if (run.status !== 'running' && run.status !== 'interrupted') {
+    process.stdout.write(`Nothing to resume: run ${run.id} has finished (${run.status}). Use --retry-failed to run its failed targets again.\n`);
+    return EXIT.ok;
+  }
+  const unfinished = history.targets(run.id).filter((t) => t.status === 'pending' || t.status === 'in_progress');
+  const hosts = new Set(unfinished.map((t) => t.server.toLowerCase())).size;
+  process.stdout.write(`Run ${run.id} (started ${run.started_at} by ${run.operator} on ${run.host}) is ${run.status}: ${unfinished.length} target(s) on ${hosts} host(s) unfinished.\n`);
+  await confirmOrRefuse(options, `Resume run ${run.id}?`);
+  return withRunLock(history, async (lock) => {
+    // Re-read under the lock: the run may have been resumed by another process meanwhile.
+    const current = history.run(run.id)!;
+    if (current.status !== 'running' && current.status !== 'interrupted') {
+      process.stdout.write(`Nothing to resume: run ${run.id} finished meanwhile (${current.status}).\n`);
+      return EXIT.ok;
+    }
+    lock.setRun(run.id);
+    history.runResumed(run.id, `run ${run.id} resumed by ${operatorName()} on ${os.hostname()} (pid ${process.pid})`);
+    return runDeployment(options, config, history, transports, run.id, new InstallerCache());
+  });
+}
+
+async function retryFailed(options: CliOptions, config: Config, history: History, transports: TransportProvider): Promise<number> {
+  const parent = options.runId !== undefined ? history.run(options.runId) : history.latestRun();
+  if (!parent) {
+    process.stdout.write('Nothing to retry: history.db has no run yet.\n');
+    return EXIT.ok;
+  }
+  if (parent.status === 'running' || parent.status === 'interrupted') {
+    throw new RefusalError(`run ${parent.id} is unfinished (${parent.status}); finish it with --deploy-hotfixes --resume before retrying`);
+  }
+  const targets = history.targets(parent.id);
+  const failed = targets.filter((t) => t.status === 'failed' || t.status === 'partial');
+  const otherProblems = targets.filter((t) => t.status === 'skipped' && isProblem(t));
+  if (otherProblems.length > 0) {
+    process.stdout.write(
+      `Note: ${otherProblems.length} target(s) of run ${parent.id} were skipped (${otherProblems.map((t) => `${t.server}\\${t.instance}`).join(', ')}); --retry-failed takes failed and partial targets only: deploy those with --server once their cause is fixed.\n`,
+    );
+  }
+  if (failed.length === 0) {
+    process.stdout.write(`Nothing to retry: run ${parent.id} has no failed or partial target.\n`);
+    return EXIT.ok;
+  }
+  process.stdout.write(`Retrying ${failed.length} failed or partial target(s) of run ${parent.id}, planned afresh from live versions.\n`);
+  return deployPlan(options, config, history, transports, {
+    mode: 'retry',
+    parent,
+    servers: failed.map((t) => `${t.server}\\${t.instance}`),
+  });
+}
+
+async function confirmOrRefuse(options: CliOptions, question: string): Promise<void> {
+  if (options.yes) return;
+  if (!process.stdin.isTTY) {
+    throw new RefusalError('deploying needs confirmation and there is no terminal to ask on; pass --yes to deploy without asking');
+  }
+  if (!(await confirm(question))) throw new RefusalError('not confirmed; nothing was changed');
+}
+
+async function withRunLock(history: History, body: (lock: RunLock) => Promise<number>): Promise<number> {
+  const owner = { host: os.hostname(), pid: process.pid, operator: operatorName() };
+  const acquired = RunLock.acquire(history.db, owner);
+  if (!acquired.ok) {
+    const h = acquired.holder;
+    throw new RefusalError(
+      `another deployment holds the run lock on this history.db: ${h.operator} on host ${h.host}, pid ${h.pid}, since ${h.acquired_at}${h.run_id ? ` (run ${h.run_id})` : ''}, last heartbeat ${h.heartbeat_at}. Wait for it to finish, or stop it.`,
+    );
+  }
+  if (acquired.tookOver) {
+    const h = acquired.tookOver;
+    const message = `took over a stale run lock held by ${h.operator} on ${h.host} (pid ${h.pid}, since ${h.acquired_at}${h.run_id ? `, run ${h.run_id}` : ''}): ${acquired.why}`;
+    process.stderr.write(`warning: ${message}\n`);
+    history.addEvent({ runId: h.run_id, level: 'warn', kind: 'lock_taken_over', message });
+  }
+  acquired.lock.startHeartbeat();
+  try {
+    return await body(acquired.lock);
+  } finally {
+    acquired.lock.release();
+  }
+}
+
+/** Runs a recorded run with live progress, the log file, Ctrl+C handling and the summary table. */
+async function runDeployment(
+  options: CliOptions,
+  config: Config,
+  history: History,
+  transports: TransportProvider,
+  runId: number,
+  installers: InstallerCache,
+): Promise<number> {
+  const log = LogFile.create(config.outputDir, options.logLevel);
+  const interactive = process.stdout.isTTY === true;
+  const progress = new ProgressView({
+    out: process.stdout,
+    interactive,
+    screenLevel: options.verbose || options.logLevel === 'debug' ? 'debug' : 'info',
+    log,
+  });
+  history.onEvent((event) => progress.log(event.level, event.message, event.error));
+  const cancellation = new Cancellation();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    const level = cancellation.request();
+    const what = signal === 'SIGINT' ? 'Ctrl+C' : signal;
+    if (level === 1) {
+      history.addEvent({
+        runId,
+        level: 'warn',
+        kind: 'stop_requested',
+        message: `${what}: stopping. No new installer will start; running installers are allowed to finish (killing one mid-way can leave an instance broken). Press Ctrl+C again to stop waiting.`,
+      });
+    } else {
+      history.addEvent({
+        runId,
+        level: 'warn',
+        kind: 'stop_now',
+        message: `${what} again: no longer waiting. Running installers go on on their servers; their steps are recorded as interrupted. Continue later with --deploy-hotfixes --resume.`,
+      });
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  log.write('info', `autodbaudit deploy: run ${runId}, config ${config.files.auditConfig}, history ${config.historyDbPath}`);
+  let outcome: RunOutcome;
+  try {
+    outcome = await executeRun({
+      runId,
+      history,
+      transports,
+      observer: progress,
+      cancellation,
+      installers,
+      settings: {
+        stagingDir: config.settings.staging_dir,
+        stepTimeoutMs: (options.stepTimeoutMinutes ?? config.settings.step_timeout_minutes) * 60_000,
+        minFreeDiskBytes: config.settings.min_free_disk_gb * GB,
+        ignorePendingFileRename: config.settings.ignore_pending_file_rename,
+        maxConcurrent: maxConcurrent(options, config),
+      },
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    progress.stop();
+  }
+  const exitCode = cancellation.stopStarting ? EXIT.cancelled : outcome.exitCode;
+  const summary = formatRunSummary(history, runId, { logFile: log.file, historyDb: config.historyDbPath, exitCode, color: interactive });
+  process.stdout.write(`\n${summary}\n`);
+  log.write('info', `run ${runId} ended with exit code ${exitCode}`);
+  log.close();
+  return exitCode;
+}
+
+function maxConcurrent(options: CliOptions, config: Config): number {
+  return options.maxConcurrent ?? config.settings.max_concurrent_servers;
+}
+
+function runOptions(options: CliOptions, config: Config): Record<string, unknown> {
+  return {
+    servers: options.server,
+    max_concurrent: maxConcurrent(options, config),
+    step_timeout_minutes: options.stepTimeoutMinutes ?? config.settings.step_timeout_minutes,
+    yes: options.yes,
+  };
+}
+
+export function operatorName(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return process.env.USERNAME ?? process.env.USER ?? 'unknown';
+  }
+}

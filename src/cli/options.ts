@@ -1,0 +1,93 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { EventLevel } from '../store/states.js';
+import { parseLogLevel } from './logger.js';
+
+/** Everything the command line can say, after parsing. */
+export interface CliOptions {
+  readonly config: string;
+  readonly hotfixPlan: boolean;
+  readonly deployHotfixes: boolean;
+  readonly hotfixReport: boolean;
+  readonly hotfixHistory: boolean;
+  readonly importTargets: boolean;
+  readonly labReset: boolean;
+  readonly json: boolean;
+  readonly server: readonly string[];
+  readonly offline: boolean;
+  readonly yes: boolean;
+  readonly resume: boolean;
+  readonly retryFailed: boolean;
+  readonly runId: number | undefined;
+  readonly maxConcurrent: number | undefined;
+  readonly stepTimeoutMinutes: number | undefined;
+  readonly verbose: boolean;
+  readonly logLevel: EventLevel;
+}
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
+  return n;
+}
+
+function logLevel(value: string): EventLevel {
+  const level = parseLogLevel(value);
+  if (!level) throw new InvalidArgumentError('expected DEBUG, INFO, WARN or ERROR');
+  return level;
+}
+
+export function buildProgram(): Command {
+  return new Command()
+    .name('autodbaudit')
+    .description('Plans, deploys, verifies and records SQL Server cumulative updates across a fleet.')
+    .option('--config <path>', 'audit_config.json', 'config/audit_config.json')
+    .option('--hotfix-plan', 'show which cumulative updates each instance needs (changes nothing)')
+    .option('--deploy-hotfixes', 'carry out the plan: stage, install, verify, record')
+    .option('--hotfix-report', 'write the Excel report of a run (latest, or --run-id)')
+    .option('--hotfix-history', 'list recent runs, or one run with --run-id')
+    .option('--import-targets', 'record the targets file into the servers table of history.db')
+    .option('--lab-reset', 'recreate the simulated lab world from the configuration')
+    .option('--json', 'print JSON on stdout and nothing else')
+    .option('--server <name>', 'limit to HOST or HOST\\INSTANCE (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--offline', 'plan from recorded versions without connecting')
+    .option('--yes', 'deploy without asking for confirmation')
+    .option('--resume', 'continue the latest unfinished run (or --run-id)')
+    .option('--retry-failed', "start a new run for the latest run's failed and partial targets")
+    .option('--run-id <n>', 'the run to resume, report or show', positiveInteger)
+    .option('--max-concurrent <n>', 'hosts patched at once (overrides max_concurrent_servers)', positiveInteger)
+    .option('--step-timeout-minutes <n>', 'time allowed per installer (overrides step_timeout_minutes)', positiveNumber)
+    .option('--verbose', 'show debug messages on screen')
+    .addOption(new Option('--log-level <level>', 'DEBUG, INFO, WARN or ERROR').argParser(logLevel).default('info'))
+    .showHelpAfterError()
+    .allowExcessArguments(false);
+}
+
+export function readOptions(program: Command): CliOptions {
+  const o = program.opts<Record<string, unknown>>();
+  return {
+    config: o.config as string,
+    hotfixPlan: o.hotfixPlan === true,
+    deployHotfixes: o.deployHotfixes === true,
+    hotfixReport: o.hotfixReport === true,
+    hotfixHistory: o.hotfixHistory === true,
+    importTargets: o.importTargets === true,
+    labReset: o.labReset === true,
+    json: o.json === true,
+    server: (o.server as string[]) ?? [],
+    offline: o.offline === true,
+    yes: o.yes === true,
+    resume: o.resume === true,
+    retryFailed: o.retryFailed === true,
+    runId: o.runId as number | undefined,
+    maxConcurrent: o.maxConcurrent as number | undefined,
+    stepTimeoutMinutes: o.stepTimeoutMinutes as number | undefined,
+    verbose: o.verbose === true,
+    logLevel: (o.logLevel as EventLevel | undefined) ?? 'info',
+  };
+}

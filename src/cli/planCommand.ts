@@ -1,0 +1,34 @@
+import { loadConfigOrThrow, openHistoryFor, preparePlan } from '../deploy/preparePlan.js';
+import { TransportProvider } from '../remote/transports.js';
+import { EXIT } from './exitCodes.js';
+import type { CliOptions } from './options.js';
+import { formatPlan } from './planText.js';
+
+/** `--hotfix-plan`: prints the plan; `--json` prints exactly the plan object and nothing else. */
+export async function planCommand(options: CliOptions): Promise<number> {
+  const config = loadConfigOrThrow(options.config);
+  const db = openHistoryFor(config);
+  const transports = options.offline ? null : new TransportProvider(config);
+  try {
+    const prepared = await preparePlan(config, db, transports, {
+      servers: options.server,
+      offline: options.offline,
+      concurrency: options.maxConcurrent ?? Math.max(8, config.settings.max_concurrent_servers),
+    });
+    for (const warning of prepared.warnings) process.stderr.write(`warning: ${warning}\n`);
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(prepared.plan, null, 2)}\n`);
+    } else {
+      const source = prepared.live
+        ? 'versions as the hosts reported them just now'
+        : 'versions as recorded (offline: no host was contacted)';
+      process.stdout.write(`${formatPlan(prepared.plan, source)}\n`);
+    }
+    const contacted = prepared.plan.targets.length;
+    const unreachable = prepared.plan.summary.unreachable;
+    return prepared.live && contacted > 0 && unreachable === contacted ? EXIT.connectivity : EXIT.ok;
+  } finally {
+    await transports?.dispose();
+    db.close();
+  }
+}

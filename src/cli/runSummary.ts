@@ -1,0 +1,65 @@
+import type { History, StepRow, TargetRow } from '../store/history.js';
+import type { TargetStatus } from '../store/states.js';
+
+const COLOUR: Record<TargetStatus, string> = {
+  success: '\x1b[32m',
+  partial: '\x1b[33m',
+  failed: '\x1b[31m',
+  skipped: '\x1b[90m',
+  pending: '\x1b[36m',
+  in_progress: '\x1b[36m',
+};
+
+/** The table printed at the end of a deployment: one row per target, then counts and where to look. */
+export function formatRunSummary(
+  history: History,
+  runId: number,
+  context: { logFile: string; historyDb: string; exitCode: number; color: boolean },
+): string {
+  const run = history.run(runId)!;
+  const targets = history.targets(runId);
+  const steps = history.steps(runId);
+  const rows = targets.map((t) => rowOf(t, steps));
+  const headers = ['TARGET', 'STATUS', 'BUILD BEFORE → AFTER', 'TARGET BUILD', 'RESTART', 'DETAIL'];
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r.cells[i]!.length)));
+  const fit = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  const lines = [`Run ${runId}: ${run.status} (exit code ${context.exitCode})`, fit(headers)];
+  for (const r of rows) {
+    const text = fit(r.cells);
+    lines.push(context.color ? `${COLOUR[r.status]}${text}\x1b[0m` : text);
+  }
+  const counts = new Map<string, number>();
+  for (const t of targets) counts.set(t.status, (counts.get(t.status) ?? 0) + 1);
+  lines.push('');
+  lines.push(`Targets: ${[...counts.entries()].map(([s, n]) => `${n} ${s}`).join(', ') || 'none'}`);
+  const restarts = targets.filter((t) => t.requires_restart === 1 && (t.status === 'success' || t.status === 'partial'));
+  if (restarts.length > 0) {
+    lines.push(`Restart required (the tool never restarts a server): ${restarts.map((t) => `${t.server}\\${t.instance}`).join(', ')}`);
+  }
+  if (run.status === 'interrupted') lines.push('Unfinished work remains: continue with --deploy-hotfixes --resume');
+  else if (targets.some((t) => t.status === 'failed' || t.status === 'partial')) lines.push('Retry the failed and partial targets with --deploy-hotfixes --retry-failed');
+  lines.push(`Log: ${context.logFile}`);
+  lines.push(`History: run ${runId} in ${context.historyDb}`);
+  return lines.join('\n');
+}
+
+function rowOf(t: TargetRow, steps: readonly StepRow[]): { status: TargetStatus; cells: string[] } {
+  const own = steps.filter((s) => s.hotfix_target_id === t.id);
+  const ran = own.filter((s) => s.exit_code !== null).map((s) => `${s.installer_file}: ${s.exit_code}`);
+  const before = t.pre_build ?? '?';
+  const after = t.post_build ?? (t.status === 'skipped' ? '-' : '?');
+  const detail = t.error_message ?? (t.status === 'success' ? ran.join('; ') : (t.message ?? ''));
+  return {
+    status: t.status,
+    cells: [`${t.server}\\${t.instance}`, t.status, `${before} → ${after}`, t.target_build ?? '-', t.requires_restart ? 'yes' : 'no', oneLine(detail, 140)],
+  };
+}
+
+function oneLine(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}

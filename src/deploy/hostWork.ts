@@ -1,0 +1,80 @@
+import type { History, StepRow, TargetRow } from '../store/history.js';
+import type { TransportName } from '../remote/transport.js';
+import { isFinalTargetStatus, type StepStatus } from '../store/states.js';
+
+/** One installer execution on a host and the steps (one per target it serves) that record it. */
+export interface ExecutionGroup {
+  readonly executionId: string;
+  readonly hostStepOrder: number;
+  readonly installer: string;
+  readonly localPath: string;
+  readonly parameters: string;
+  readonly pinnedSha256: string | null;
+  readonly required: boolean;
+  readonly steps: readonly StepRow[];
+  /** The steps of one execution move together, so they share one status. */
+  readonly status: StepStatus;
+}
+
+/** What is left to do on one host of a run, read from history.db. */
+export interface HostWork {
+  readonly server: string;
+  readonly transport: TransportName;
+  readonly port: number | undefined;
+  readonly credential: string | undefined;
+  /** The host's targets that are not yet final. */
+  readonly targets: readonly TargetRow[];
+  /** Every execution of those targets, in host order, finished ones included. */
+  readonly groups: readonly ExecutionGroup[];
+}
+
+/**
+ * Reads a run's unfinished work per host. The engine runs from this state whether the run is new or
+ * resumed after a crash, so there is one code path for both.
+ */
+export function loadHostWork(history: History, runId: number): HostWork[] {
+  const targets = history.targets(runId).filter((t) => !isFinalTargetStatus(t.status));
+  const steps = history.steps(runId);
+  const connection = history.db.prepare('SELECT transport, port, credential FROM servers WHERE id = ?');
+  const hosts = new Map<string, { targets: TargetRow[] }>();
+  for (const t of targets) {
+    const key = t.server.toLowerCase();
+    const host = hosts.get(key) ?? { targets: [] };
+    host.targets.push(t);
+    hosts.set(key, host);
+  }
+  return [...hosts.values()].map(({ targets: hostTargets }) => {
+    const first = hostTargets[0]!;
+    const row = connection.get(first.server_id) as { transport: string | null; port: number | null; credential: string | null };
+    const ids = new Set(hostTargets.map((t) => t.id));
+    const byExecution = new Map<string, StepRow[]>();
+    for (const s of steps) {
+      if (!ids.has(s.hotfix_target_id)) continue;
+      byExecution.set(s.execution_id, [...(byExecution.get(s.execution_id) ?? []), s]);
+    }
+    const groups = [...byExecution.entries()]
+      .map(([executionId, groupSteps]): ExecutionGroup => {
+        const s = groupSteps[0]!;
+        return {
+          executionId,
+          hostStepOrder: s.host_step_order,
+          installer: s.installer_file,
+          localPath: s.installer_path,
+          parameters: s.parameters,
+          pinnedSha256: s.sha256,
+          required: groupSteps.some((g) => g.required === 1),
+          steps: groupSteps,
+          status: s.status,
+        };
+      })
+      .sort((a, b) => a.hostStepOrder - b.hostStepOrder);
+    return {
+      server: first.server,
+      transport: (row.transport ?? 'winrm') as TransportName,
+      port: row.port ?? undefined,
+      credential: row.credential ?? undefined,
+      targets: hostTargets,
+      groups,
+    };
+  });
+}

@@ -1,0 +1,83 @@
+import { type Config, loadConfig } from '../config/load.js';
+import { displayPath } from '../config/paths.js';
+import { ConfigError, type ConfigProblem } from '../errors.js';
+import { discoverInventory, recordedInventory } from '../inventory/discovery.js';
+import { type KnownTarget, mergeTargets, selectTargets } from '../inventory/targets.js';
+import { buildPlan, type PlanResult } from '../plan/planner.js';
+import type { TransportProvider } from '../remote/transports.js';
+import { openHistory, type HistoryDb } from '../store/database.js';
+import { activeServers, recordDiscovery } from '../store/servers.js';
+import { familyOf } from '../sqlserver/family.js';
+import { parseBuild } from '../sqlserver/buildNumber.js';
+import { checkInstallerFiles } from './localInstallers.js';
+
+/** Loads the configuration or throws a ConfigError listing every problem. */
+export function loadConfigOrThrow(configPath: string): Config {
+  const loaded = loadConfig(configPath);
+  if (!loaded.ok) throw new ConfigError(loaded.problems);
+  return loaded.config;
+}
+
+export interface PreparedPlan extends PlanResult {
+  readonly config: Config;
+  readonly targets: readonly KnownTarget[];
+  /** True when versions came from asking the hosts; false with `--offline`. */
+  readonly live: boolean;
+  readonly warnings: readonly string[];
+}
+
+export interface PrepareOptions {
+  readonly servers: readonly string[];
+  readonly offline: boolean;
+  readonly concurrency: number;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * Everything before the first action on a server: the targets (file + servers table, limited by
+ * --server), their versions (asked live, or as recorded), and the plan, with its installers checked.
+ */
+export async function preparePlan(
+  config: Config,
+  db: HistoryDb,
+  transports: TransportProvider | null,
+  options: PrepareOptions,
+): Promise<PreparedPlan> {
+  const warnings = [...config.warnings];
+  const merged = mergeTargets(config, activeServers(db));
+  const { selected, unmatched } = selectTargets(merged, options.servers);
+  if (unmatched.length > 0) {
+    const known = merged.map((t) => `${t.server}\\${t.instance}`).slice(0, 20).join(', ');
+    throw new ConfigError(
+      unmatched.map((name) => ({ file: '--server', path: '', message: `no target named ${name} (known: ${known || 'none'})` })),
+    );
+  }
+  let inventory = recordedInventory(selected);
+  const live = !options.offline && transports !== null;
+  if (live) {
+    const outcome = await discoverInventory(selected, transports, options.concurrency, options.signal);
+    inventory = outcome.inventory;
+    warnings.push(...outcome.warnings);
+    db.transaction(() => {
+      for (const f of outcome.found) {
+        const build = parseBuild(f.version);
+        recordDiscovery(db, f.target, { version: f.version, edition: f.edition, family: build ? familyOf(build) : null });
+      }
+    })();
+  }
+  const result = buildPlan({ mapping: config.mapping, inventory, root: config.root });
+  const mappingName = displayPath(config.files.mapping);
+  const files = checkInstallerFiles(config.mapping, mappingName, config.root, result.hosts);
+  warnings.push(...files.warnings);
+  if (files.problems.length > 0) throw new ConfigError(files.problems);
+  return { ...result, config, targets: selected, live, warnings };
+}
+
+export function openHistoryFor(config: Config): HistoryDb {
+  try {
+    return openHistory(config.historyDbPath);
+  } catch (error) {
+    const problem: ConfigProblem = { file: displayPath(config.historyDbPath), path: '', message: `cannot open the history database: ${String(error)}` };
+    throw new ConfigError([problem], { cause: error });
+  }
+}

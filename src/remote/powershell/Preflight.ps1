@@ -1,0 +1,52 @@
+# Operation "preflight": the facts the orchestrator weighs before patching a host: free space, pending
+# reboot, Windows Installer busy, the instances' services, and optionally the staged installer's
+# Authenticode signature. Windows PowerShell 5.1 compatible.
+
+function Get-PendingRebootReasons {
+    param([Parameter(Mandatory = $true)][bool]$IgnorePendingFileRename)
+    $reasons = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    if ($null -ne (Get-RegistryKeyValues -Path 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending')) {
+        $reasons.Add('Component Based Servicing: RebootPending')
+    }
+    if ($null -ne (Get-RegistryKeyValues -Path 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired')) {
+        $reasons.Add('Windows Update: RebootRequired')
+    }
+    # Many systems carry PendingFileRenameOperations permanently (antivirus, drivers), hence the option.
+    if (-not $IgnorePendingFileRename) {
+        $sessionManager = Get-RegistryKeyValues -Path 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager'
+        if ($null -ne $sessionManager) {
+            $renames = @($sessionManager['PendingFileRenameOperations'] | Where-Object { -not [string]::IsNullOrEmpty([string]$_) })
+            if ($renames.Count -gt 0) { $reasons.Add('Session Manager: PendingFileRenameOperations') }
+        }
+    }
+    return , $reasons.ToArray()
+}
+
+function Invoke-PreflightOperation {
+    param([Parameter(Mandatory = $true)][System.Collections.IDictionary]$Arguments)
+    $stagingDir = [string](Get-OperationArgument -Arguments $Arguments -Name 'stagingDir')
+    $instanceArgument = Get-OperationArgument -Arguments $Arguments -Name 'instances' -Optional -Default @()
+    $instances = @($instanceArgument)
+    $ignorePendingFileRename = [bool](Get-OperationArgument -Arguments $Arguments -Name 'ignorePendingFileRename' -Optional -Default $false)
+    $installerPath = Get-OperationArgument -Arguments $Arguments -Name 'installerPath' -Optional
+
+    $services = New-Object -TypeName 'System.Collections.Generic.List[object]'
+    foreach ($instance in $instances) {
+        foreach ($service in (Get-SqlInstanceServices -Instance ([string]$instance))) { $services.Add($service) }
+    }
+    $authenticode = $null
+    if ($null -ne $installerPath) {
+        if (-not (Test-Path -LiteralPath ([string]$installerPath) -PathType Leaf)) {
+            throw (New-OperationException -Type 'FileNotFound' -Message ('the installer "{0}" is not on the host' -f $installerPath))
+        }
+        $authenticode = Get-AuthenticodeInfo -Path ([string]$installerPath)
+    }
+    return [ordered]@{
+        stagingFreeBytes = Get-VolumeFreeBytes -Path $stagingDir
+        systemFreeBytes  = Get-VolumeFreeBytes -Path (Get-SystemDriveRoot)
+        pendingReboot    = Get-PendingRebootReasons -IgnorePendingFileRename $ignorePendingFileRename
+        installerBusy    = [bool](Test-WindowsInstallerBusy)
+        services         = $services.ToArray()
+        authenticode     = $authenticode
+    }
+}

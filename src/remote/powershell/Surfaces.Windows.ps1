@@ -1,0 +1,150 @@
+# The Windows-only surfaces of the target-side operations: every call that needs the registry,
+# services, CIM, volumes, Windows Installer, Authenticode, SqlClient or Program Files lives in one of
+# these small functions. The Pester tests mock exactly these, and a test bed can load another file that
+# defines the same functions over a simulated lab. Everything else in the operations runs on any OS.
+# Windows PowerShell 5.1 compatible.
+
+function Get-RegistryKeyValues {
+    # A key's values as a name -> value dictionary; $null when the key does not exist, an empty
+    # dictionary when it exists without values (some reboot markers are bare keys).
+    param([Parameter(Mandatory = $true)][string]$Path)
+    if (-not (Test-Path -LiteralPath $Path)) { return $null }
+    $key = Get-Item -LiteralPath $Path
+    $values = [ordered]@{}
+    foreach ($name in $key.GetValueNames()) { $values[$name] = $key.GetValue($name) }
+    return $values
+}
+
+function Get-FileProductVersion {
+    # "15.0.4298.1" from the file's version resource; $null when the file is missing.
+    param([Parameter(Mandatory = $true)][string]$Path)
+    if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { return $null }
+    $info = [System.Diagnostics.FileVersionInfo]::GetVersionInfo($Path)
+    return ('{0}.{1}.{2}.{3}' -f $info.ProductMajorPart, $info.ProductMinorPart, $info.ProductBuildPart, $info.ProductPrivatePart)
+}
+
+function Get-ServiceStatus {
+    # "Running", "Stopped", ... as the service control manager reports it; $null when there is no such service.
+    param([Parameter(Mandatory = $true)][string]$Name)
+    $service = Get-Service -Name $Name -ErrorAction SilentlyContinue
+    if ($null -eq $service) { return $null }
+    return [string]$service.Status
+}
+
+function Get-FailoverClusterName {
+    # A failover cluster node has the cluster hive loaded at HKLM:\Cluster while its cluster service runs.
+    $cluster = Get-ItemProperty -LiteralPath 'HKLM:\Cluster' -Name 'ClusterName' -ErrorAction SilentlyContinue
+    if ($null -eq $cluster) { return $null }
+    return [string]$cluster.ClusterName
+}
+
+function Get-VolumeFreeBytes {
+    # Free bytes available to the caller on the volume that holds the path (which need not exist yet).
+    param([Parameter(Mandatory = $true)][string]$Path)
+    $root = [System.IO.Path]::GetPathRoot($Path)
+    $drive = New-Object -TypeName System.IO.DriveInfo -ArgumentList $root
+    return [long]$drive.AvailableFreeSpace
+}
+
+function Get-SystemDriveRoot {
+    return ($env:SystemDrive + '\')
+}
+
+function Test-WindowsInstallerBusy {
+    # msiexec holds this mutex for the whole of an installation; Windows Installer runs one at a time.
+    $mutex = $null
+    try {
+        if ([System.Threading.Mutex]::TryOpenExisting('Global\_MSIExecute', [ref]$mutex)) {
+            $mutex.Dispose()
+            return $true
+        }
+        return $false
+    } catch [System.UnauthorizedAccessException] {
+        # The mutex exists but belongs to another account: an installation is running.
+        return $true
+    }
+}
+
+function Get-AuthenticodeInfo {
+    param([Parameter(Mandatory = $true)][string]$Path)
+    $signature = Get-AuthenticodeSignature -LiteralPath $Path
+    $signer = $null
+    if ($null -ne $signature.SignerCertificate) { $signer = $signature.SignerCertificate.Subject }
+    return [ordered]@{ status = [string]$signature.Status; signer = $signer; statusMessage = [string]$signature.StatusMessage }
+}
+
+function Start-DetachedProcess {
+    # A process created by the WMI service is outside the WinRM shell's job object, so it goes on
+    # running when the remoting session ends or breaks. It runs as the connected account.
+    param(
+        [Parameter(Mandatory = $true)][string]$FilePath,
+        [Parameter(Mandatory = $true)][string]$ArgumentList,
+        [Parameter(Mandatory = $true)][string]$WorkingDirectory
+    )
+    $commandLine = '"{0}" {1}' -f $FilePath, $ArgumentList
+    $created = Invoke-CimMethod -ClassName Win32_Process -MethodName Create -Arguments @{ CommandLine = $commandLine; CurrentDirectory = $WorkingDirectory }
+    if ($created.ReturnValue -ne 0) {
+        throw (New-OperationException -Type 'ProcessStartFailed' -Message ('Win32_Process.Create returned {0} for {1}' -f $created.ReturnValue, $FilePath))
+    }
+    return [int]$created.ProcessId
+}
+
+function Get-ChildProcessId {
+    # Ids of the processes whose parent is the given one (Windows keeps the parent id after the parent exits).
+    param([Parameter(Mandatory = $true)][int]$ProcessId)
+    $children = @(Get-CimInstance -ClassName Win32_Process -Filter ('ParentProcessId = {0}' -f $ProcessId))
+    $ids = New-Object -TypeName 'System.Collections.Generic.List[int]'
+    foreach ($child in $children) { $ids.Add([int]$child.ProcessId) }
+    return , $ids.ToArray()
+}
+
+function Invoke-SqlServerPropertyQuery {
+    # SERVERPROPERTY through SqlClient with integrated security against the local instance: the
+    # remoting session's own token is used on this host, so no credential makes a second hop.
+    param([Parameter(Mandatory = $true)][string]$Instance)
+    $builder = New-Object -TypeName System.Data.SqlClient.SqlConnectionStringBuilder
+    if ($Instance -eq 'MSSQLSERVER') { $builder.DataSource = '(local)' } else { $builder.DataSource = '(local)\' + $Instance }
+    $builder.IntegratedSecurity = $true
+    $builder.ConnectTimeout = 15
+    $builder.ApplicationName = 'AutoDBAudit'
+    $connection = New-Object -TypeName System.Data.SqlClient.SqlConnection -ArgumentList $builder.ConnectionString
+    try {
+        $connection.Open()
+        $command = $connection.CreateCommand()
+        $command.CommandTimeout = 30
+        $command.CommandText = "SELECT CAST(SERVERPROPERTY('ProductVersion') AS nvarchar(128)) AS ProductVersion, " +
+        "CAST(SERVERPROPERTY('ProductLevel') AS nvarchar(128)) AS ProductLevel, " +
+        "CAST(SERVERPROPERTY('ProductUpdateLevel') AS nvarchar(128)) AS ProductUpdateLevel, " +
+        "CAST(SERVERPROPERTY('Edition') AS nvarchar(128)) AS Edition"
+        $reader = $command.ExecuteReader()
+        try {
+            if (-not $reader.Read()) { throw (New-OperationException -Type 'SqlQueryFailed' -Message 'SERVERPROPERTY returned no row') }
+            $row = [ordered]@{}
+            for ($column = 0; $column -lt $reader.FieldCount; $column++) {
+                $value = $null
+                if (-not $reader.IsDBNull($column)) { $value = [string]$reader.GetValue($column) }
+                $row[$reader.GetName($column)] = $value
+            }
+            return $row
+        } finally {
+            $reader.Dispose()
+        }
+    } finally {
+        $connection.Dispose()
+    }
+}
+
+function Get-SetupBootstrapLogDirectory {
+    # SQL Server setup's log folders: one major version's (e.g. "150"), or every installed version's.
+    param([AllowNull()][AllowEmptyString()][string]$MajorVersion)
+    $root = Join-Path -Path $env:ProgramFiles -ChildPath 'Microsoft SQL Server'
+    $directories = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    if (-not [string]::IsNullOrEmpty($MajorVersion)) {
+        $directories.Add((Join-Path -Path $root -ChildPath ($MajorVersion + '\Setup Bootstrap\Log')))
+    } elseif (Test-Path -LiteralPath $root -PathType Container) {
+        foreach ($versionFolder in @(Get-ChildItem -LiteralPath $root -Directory)) {
+            $directories.Add((Join-Path -Path $versionFolder.FullName -ChildPath 'Setup Bootstrap\Log'))
+        }
+    }
+    return , $directories.ToArray()
+}

@@ -1,0 +1,65 @@
+import type { Config } from '../config/load.js';
+import { LabWorld } from '../lab/world.js';
+import { SimulatedTransport } from './simulated.js';
+import type { Transport, TransportName } from './transport.js';
+
+/**
+ * Builds each transport the first time a target needs it. The winrm and ssh transports are loaded
+ * only then, so that planning offline or against the lab never loads SSH or PowerShell code.
+ */
+export class TransportProvider {
+  private readonly made = new Map<TransportName, Promise<Transport>>();
+  private world: LabWorld | null = null;
+
+  constructor(
+    private readonly config: Config,
+    private readonly factories: Partial<Record<TransportName, (config: Config) => Promise<Transport>>> = {},
+  ) {}
+
+  /** The lab world, opened on first use. */
+  labWorld(): LabWorld {
+    if (!this.world) {
+      this.world = LabWorld.open(LabWorld.pathFor(this.config.outputDir), this.config.targets, {
+        timeScale: this.config.lab?.timeScale ?? 0.01,
+      });
+    }
+    return this.world;
+  }
+
+  get(name: TransportName): Promise<Transport> {
+    let transport = this.made.get(name);
+    if (!transport) {
+      transport = this.create(name);
+      this.made.set(name, transport);
+    }
+    return transport;
+  }
+
+  private async create(name: TransportName): Promise<Transport> {
+    const factory = this.factories[name];
+    if (factory) return factory(this.config);
+    switch (name) {
+      case 'simulated':
+        return new SimulatedTransport(this.labWorld());
+      case 'winrm': {
+        const { createWinrmTransport } = await import('./winrmFactory.js');
+        return createWinrmTransport(this.config);
+      }
+      case 'ssh': {
+        const { createSshTransport } = await import('./sshFactory.js');
+        return createSshTransport(this.config);
+      }
+      default: {
+        const never: never = name;
+        throw new Error(`unknown transport ${String(never)}`);
+      }
+    }
+  }
+
+  async dispose(): Promise<void> {
+    for (const transport of this.made.values()) await (await transport).dispose();
+    this.made.clear();
+    this.world?.close();
+    this.world = null;
+  }
+}

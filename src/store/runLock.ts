@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import type { HistoryDb } from './database.js';
+
+/** A row of `run_lock`: who deploys against this history.db right now. */
+export interface LockRow {
+  readonly token: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly operator: string;
+  readonly run_id: number | null;
+  readonly acquired_at: string;
+  readonly heartbeat_at: string;
+}
+
+export interface LockOwner {
+  readonly host: string;
+  readonly pid: number;
+  readonly operator: string;
+}
+
+export type AcquireResult =
+  | { readonly ok: true; readonly lock: RunLock; readonly tookOver: LockRow | null; readonly why: string | null }
+  | { readonly ok: false; readonly holder: LockRow };
+
+export interface LockTiming {
+  /** How often the holder refreshes its heartbeat. */
+  readonly heartbeatMs: number;
+  /** A heartbeat older than this means the holder is gone (another machine, or a hung process). */
+  readonly staleAfterMs: number;
+}
+
+export const DEFAULT_LOCK_TIMING: LockTiming = { heartbeatMs: 5_000, staleAfterMs: 60_000 };
+
+/** Whether a process of this machine is alive; signal 0 only checks. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Two orchestrators never deploy against one history.db at once. The lock is a row with its owner
+ * and a heartbeat; a lock whose owner is dead (same machine) or whose heartbeat is stale is taken
+ * over, and the caller warns about it.
+ */
+export class RunLock {
+  private timer: NodeJS.Timeout | null = null;
+
+  private constructor(
+    private readonly db: HistoryDb,
+    readonly token: string,
+    private readonly timing: LockTiming,
+  ) {}
+
+  static acquire(
+    db: HistoryDb,
+    owner: LockOwner,
+    timing: LockTiming = DEFAULT_LOCK_TIMING,
+    now: () => number = Date.now,
+    isAlive: (pid: number) => boolean = processAlive,
+  ): AcquireResult {
+    const token = randomUUID();
+    return db
+      .transaction((): AcquireResult => {
+        const holder = db.prepare('SELECT * FROM run_lock WHERE id = 1').get() as LockRow | undefined;
+        let why: string | null = null;
+        if (holder) {
+          const age = now() - Date.parse(holder.heartbeat_at);
+          const sameHost = holder.host.toLowerCase() === owner.host.toLowerCase();
+          if (sameHost && !isAlive(holder.pid)) why = `its process ${holder.pid} on ${holder.host} is gone`;
+          else if (age > timing.staleAfterMs) why = `its heartbeat is ${Math.round(age / 1000)} s old`;
+          else return { ok: false, holder };
+          db.prepare('DELETE FROM run_lock WHERE id = 1').run();
+        }
+        const at = new Date(now()).toISOString();
+        db.prepare(
+          'INSERT INTO run_lock (id, token, host, pid, operator, run_id, acquired_at, heartbeat_at) VALUES (1, ?, ?, ?, ?, NULL, ?, ?)',
+        ).run(token, owner.host, owner.pid, owner.operator, at, at);
+        const lock = new RunLock(db, token, timing);
+        return { ok: true, lock, tookOver: holder ?? null, why };
+      })
+      .immediate();
+  }
+
+  /** Starts refreshing the heartbeat in the background until release. */
+  startHeartbeat(): void {
+    this.timer = setInterval(() => this.beat(), this.timing.heartbeatMs);
+    this.timer.unref();
+  }
+
+  beat(now: number = Date.now()): void {
+    this.db.prepare('UPDATE run_lock SET heartbeat_at = ? WHERE id = 1 AND token = ?').run(new Date(now).toISOString(), this.token);
+  }
+
+  setRun(runId: number): void {
+    this.db.prepare('UPDATE run_lock SET run_id = ? WHERE id = 1 AND token = ?').run(runId, this.token);
+  }
+
+  release(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.db.prepare('DELETE FROM run_lock WHERE id = 1 AND token = ?').run(this.token);
+  }
+}
