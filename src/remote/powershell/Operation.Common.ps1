@@ -258,12 +258,12 @@ function ConvertFrom-OperationJson {
 function ConvertFrom-OperationArgument {
     # The orchestrator passes one JSON object, UTF-8 encoded and then base64, so that no character of
     # any value can be read as PowerShell code or be changed by a console code page.
-    param([Parameter(Mandatory = $true)][AllowEmptyString()][string]$Base64)
-    if ([string]::IsNullOrWhiteSpace($Base64)) {
+    param([Parameter(Mandatory = $true)][AllowEmptyString()][string]$EncodedArguments)
+    if ([string]::IsNullOrWhiteSpace($EncodedArguments)) {
         throw (New-OperationException -Type 'InvalidArguments' -Message 'the operation received no arguments')
     }
     try {
-        $bytes = [System.Convert]::FromBase64String($Base64.Trim())
+        $bytes = [System.Convert]::FromBase64String($EncodedArguments.Trim())
         $strictUtf8 = New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false, $true
         $json = $strictUtf8.GetString($bytes)
     } catch {
@@ -331,7 +331,7 @@ function Invoke-Operation {
     $InformationPreference = 'SilentlyContinue'
     $VerbosePreference = 'SilentlyContinue'
     try {
-        $arguments = ConvertFrom-OperationArgument -Base64 $ArgumentsBase64
+        $arguments = ConvertFrom-OperationArgument -EncodedArguments $ArgumentsBase64
         $output = @(& $EntryPoint -Arguments $arguments)
         if ($output.Count -ne 1 -or -not ($output[0] -is [System.Collections.IDictionary])) {
             throw (New-OperationException -Type 'OperationOutput' -Message ('{0} produced {1} output objects instead of one result' -f $EntryPoint, $output.Count))

@@ -2,6 +2,7 @@
 # services, CIM, volumes, Windows Installer, Authenticode, SqlClient or Program Files lives in one of
 # these small functions. The Pester tests mock exactly these, and a test bed can load another file that
 # defines the same functions over a simulated lab. Everything else in the operations runs on any OS.
+# Functions that return a list write its items to the pipeline; callers collect them with @().
 # Windows PowerShell 5.1 compatible.
 
 function Get-RegistryKeyValues {
@@ -92,10 +93,9 @@ function Start-DetachedProcess {
 function Get-ChildProcessId {
     # Ids of the processes whose parent is the given one (Windows keeps the parent id after the parent exits).
     param([Parameter(Mandatory = $true)][int]$ProcessId)
-    $children = @(Get-CimInstance -ClassName Win32_Process -Filter ('ParentProcessId = {0}' -f $ProcessId))
-    $ids = New-Object -TypeName 'System.Collections.Generic.List[int]'
-    foreach ($child in $children) { $ids.Add([int]$child.ProcessId) }
-    return , $ids.ToArray()
+    foreach ($child in @(Get-CimInstance -ClassName Win32_Process -Filter ('ParentProcessId = {0}' -f $ProcessId))) {
+        [int]$child.ProcessId
+    }
 }
 
 function Invoke-SqlServerPropertyQuery {
@@ -138,13 +138,11 @@ function Get-SetupBootstrapLogDirectory {
     # SQL Server setup's log folders: one major version's (e.g. "150"), or every installed version's.
     param([AllowNull()][AllowEmptyString()][string]$MajorVersion)
     $root = Join-Path -Path $env:ProgramFiles -ChildPath 'Microsoft SQL Server'
-    $directories = New-Object -TypeName 'System.Collections.Generic.List[string]'
     if (-not [string]::IsNullOrEmpty($MajorVersion)) {
-        $directories.Add((Join-Path -Path $root -ChildPath ($MajorVersion + '\Setup Bootstrap\Log')))
+        Join-Path -Path $root -ChildPath ($MajorVersion + '\Setup Bootstrap\Log')
     } elseif (Test-Path -LiteralPath $root -PathType Container) {
         foreach ($versionFolder in @(Get-ChildItem -LiteralPath $root -Directory)) {
-            $directories.Add((Join-Path -Path $versionFolder.FullName -ChildPath 'Setup Bootstrap\Log'))
+            Join-Path -Path $versionFolder.FullName -ChildPath 'Setup Bootstrap\Log'
         }
     }
-    return , $directories.ToArray()
 }

@@ -1,0 +1,64 @@
+# Operation "install": starts an installer on the host (or attaches to the execution already started
+# under the same executionId), waits up to this call's waitSeconds, stops the process tree once the
+# execution's timeout has passed since it started, and reports the exit code with the tail of setup's
+# Summary.txt. The orchestrator calls it again while the outcome is "running".
+# Windows PowerShell 5.1 compatible.
+
+function Invoke-InstallOperation {
+    param([Parameter(Mandatory = $true)][System.Collections.IDictionary]$Arguments)
+    $stagingDir = [string](Get-OperationArgument -Arguments $Arguments -Name 'stagingDir')
+    $executionId = [string](Get-OperationArgument -Arguments $Arguments -Name 'executionId')
+    $installerPath = [string](Get-OperationArgument -Arguments $Arguments -Name 'installerPath')
+    $parameters = [string](Get-OperationArgument -Arguments $Arguments -Name 'parameters' -Optional -Default '')
+    $timeoutSeconds = [double](Get-OperationArgument -Arguments $Arguments -Name 'timeoutSeconds')
+    $waitSeconds = [double](Get-OperationArgument -Arguments $Arguments -Name 'waitSeconds' -Optional -Default $timeoutSeconds)
+    $setupLogVersion = [string](Get-OperationArgument -Arguments $Arguments -Name 'setupLogVersion' -Optional -Default '')
+
+    $recordPath = Get-ExecutionRecordPath -StagingDir $stagingDir -ExecutionId $executionId
+    $record = Read-ExecutionRecord -Path $recordPath
+    $attached = $true
+    if ($null -eq $record) {
+        if (-not (Test-Path -LiteralPath $installerPath -PathType Leaf)) {
+            throw (New-OperationException -Type 'FileNotFound' -Message ('the installer "{0}" is not on the host' -f $installerPath))
+        }
+        $executionDir = Split-Path -Path $recordPath -Parent
+        if (-not (Test-Path -LiteralPath $executionDir -PathType Container)) { $null = New-Item -ItemType Directory -Path $executionDir -Force }
+        $launchToken = [System.Guid]::NewGuid().ToString('N')
+        $record = Start-InstallerExecution -RecordPath $recordPath -ExecutionId $executionId -InstallerPath $installerPath -Parameters $parameters -LaunchToken $launchToken
+        # Another operation may have won the race for this id; then this call attached to its execution.
+        $attached = ([string]$record['launchToken'] -ne $launchToken)
+    }
+
+    $waited = Wait-InstallerExecution -RecordPath $recordPath -TimeoutSeconds $timeoutSeconds -WaitSeconds $waitSeconds
+    $record = $waited['record']
+    $startedAt = ConvertFrom-UtcTimestamp -Timestamp ([string]$record['startedAt'])
+    $endedAt = (Get-Date).ToUniversalTime()
+    if ($null -ne $record['finishedAt']) { $endedAt = ConvertFrom-UtcTimestamp -Timestamp ([string]$record['finishedAt']) }
+    $result = [ordered]@{
+        executionId = $executionId
+        attached    = $attached
+        outcome     = $waited['outcome']
+        exitCode    = $record['exitCode']
+        startedAt   = $record['startedAt']
+        finishedAt  = $record['finishedAt']
+        durationMs  = [long][Math]::Max(0, ($endedAt - $startedAt).TotalMilliseconds)
+        summaryPath = $null
+        summaryTail = $null
+    }
+    if ($waited['outcome'] -eq 'finished' -and $null -eq $record['exitCode']) {
+        if ($null -ne $record['error']) {
+            throw (New-OperationException -Type 'InstallerStartFailed' -Message ('the installer "{0}" could not be started: {1}' -f $installerPath, $record['error']))
+        }
+        throw (New-OperationException -Type 'ExecutionLost' -Message ('the wrapper of execution {0} ended without recording an exit code (was the host restarted?); check the installed build' -f $executionId))
+    }
+    if ($waited['outcome'] -eq 'finished') { $result['outcome'] = 'exited' }
+    if ($waited['outcome'] -ne 'running') {
+        # A little slack for clock resolution: setup's log is written after the execution started.
+        $summary = Get-SetupSummary -MajorVersion $setupLogVersion -NotBeforeUtc $startedAt.AddSeconds(-5)
+        if ($null -ne $summary) {
+            $result['summaryPath'] = $summary['path']
+            $result['summaryTail'] = $summary['tail']
+        }
+    }
+    return $result
+}

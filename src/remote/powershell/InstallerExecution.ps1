@@ -1,0 +1,382 @@
+# Crash-safe installer executions, shared by the "install" and "installerStatus" operations.
+#
+# Each execution has a record, <staging>\executions\<executionId>.json. A detached wrapper process
+# creates it (exclusively: a second wrapper for the same id finds it and leaves), starts the installer,
+# waits for it and writes the exit code. Because the wrapper does not belong to the remoting session,
+# the installer finishes and its exit code is recorded even when the session or the orchestrator dies;
+# a later operation with the same executionId attaches to the record instead of starting again.
+# Windows PowerShell 5.1 compatible; starting detached and listing child processes are surfaces.
+
+function Assert-ExecutionId {
+    param([Parameter(Mandatory = $true)][string]$ExecutionId)
+    if ($ExecutionId -notmatch '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$') {
+        throw (New-OperationException -Type 'InvalidArguments' -Message ('executionId "{0}" must be letters, digits, ".", "_" or "-"' -f $ExecutionId))
+    }
+}
+
+function Get-ExecutionRecordPath {
+    param(
+        [Parameter(Mandatory = $true)][string]$StagingDir,
+        [Parameter(Mandatory = $true)][string]$ExecutionId
+    )
+    Assert-ExecutionId -ExecutionId $ExecutionId
+    return (Join-Path -Path (Join-Path -Path $StagingDir -ChildPath 'executions') -ChildPath ($ExecutionId + '.json'))
+}
+
+function Invoke-WithFileRetry {
+    # Readers and the writer's replace can collide for a moment on Windows (sharing violations).
+    param([Parameter(Mandatory = $true)][scriptblock]$Action)
+    $attempt = 0
+    while ($true) {
+        try {
+            return (& $Action)
+        } catch [System.IO.IOException], [System.UnauthorizedAccessException] {
+            $attempt++
+            if ($attempt -ge 20) { throw }
+            Start-Sleep -Milliseconds 100
+        }
+    }
+}
+
+function Read-ExecutionRecord {
+    # The record as a dictionary, or $null when there is none.
+    param([Parameter(Mandatory = $true)][string]$Path)
+    $attempt = 0
+    while ($true) {
+        if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { return $null }
+        $text = Invoke-WithFileRetry -Action { [System.IO.File]::ReadAllText($Path) }
+        try {
+            return (ConvertFrom-OperationJson -Json $text)
+        } catch {
+            # The wrapper creates the file and then writes it; an empty or half-written read is retried.
+            $attempt++
+            if ($attempt -ge 50) {
+                throw (New-OperationException -Type 'CorruptExecutionRecord' -Message ('the execution record "{0}" is not valid JSON' -f $Path))
+            }
+            Start-Sleep -Milliseconds 100
+        }
+    }
+}
+
+function New-ExecutionRecord {
+    # Creates the record only if there is none: $true when this caller now owns the execution.
+    param(
+        [Parameter(Mandatory = $true)][string]$Path,
+        [Parameter(Mandatory = $true)][System.Collections.IDictionary]$Record
+    )
+    $bytes = [System.Text.Encoding]::ASCII.GetBytes((ConvertTo-OperationJson -Value $Record))
+    try {
+        $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::Write, [System.IO.FileShare]::Read)
+    } catch [System.IO.IOException] {
+        if (Test-Path -LiteralPath $Path) { return $false }
+        throw
+    }
+    try {
+        $stream.Write($bytes, 0, $bytes.Length)
+    } finally {
+        $stream.Dispose()
+    }
+    return $true
+}
+
+function Write-ExecutionRecord {
+    # Replaces the record whole, so a reader sees the old or the new version and never half of one.
+    param(
+        [Parameter(Mandatory = $true)][string]$Path,
+        [Parameter(Mandatory = $true)][System.Collections.IDictionary]$Record
+    )
+    $temporaryPath = $Path + '.' + [System.Guid]::NewGuid().ToString('N') + '.tmp'
+    [System.IO.File]::WriteAllText($temporaryPath, (ConvertTo-OperationJson -Value $Record), [System.Text.Encoding]::ASCII)
+    # [NullString]: a plain $null would reach .NET as "" (no backup file is wanted).
+    Invoke-WithFileRetry -Action { [System.IO.File]::Replace($temporaryPath, $Path, [NullString]::Value) }
+}
+
+function Get-ProcessStartTimeUtc {
+    # $null when no such process runs; the start time tells a process from a later one with a reused id.
+    param([Parameter(Mandatory = $true)][int]$ProcessId)
+    $process = Get-Process -Id $ProcessId -ErrorAction SilentlyContinue
+    if ($null -eq $process) { return $null }
+    try {
+        return $process.StartTime.ToUniversalTime()
+    } catch {
+        # Another account's process: it runs, its start time is not ours to read.
+        return [datetime]::MinValue
+    }
+}
+
+function Test-ExecutionAlive {
+    # Whether the record's wrapper process still runs (and is the same process, not a reused id).
+    param([Parameter(Mandatory = $true)][System.Collections.IDictionary]$Record)
+    if ($null -eq $Record['wrapperPid']) { return $false }
+    $startTime = Get-ProcessStartTimeUtc -ProcessId ([int]$Record['wrapperPid'])
+    if ($null -eq $startTime -or (Test-ProcessExited -ProcessId ([int]$Record['wrapperPid']))) { return $false }
+    if ($startTime -eq [datetime]::MinValue -or $null -eq $Record['wrapperStartedAt']) { return $true }
+    $recorded = ConvertFrom-UtcTimestamp -Timestamp ([string]$Record['wrapperStartedAt'])
+    return ([Math]::Abs(($startTime - $recorded).TotalSeconds) -lt 2)
+}
+
+function Get-ProcessTreeId {
+    # The root and all its descendants, parents before children. Collected before anything is stopped:
+    # once a parent is gone its children can no longer be found through it on every OS.
+    param([Parameter(Mandatory = $true)][int]$RootId)
+    $ids = New-Object -TypeName 'System.Collections.Generic.List[int]'
+    $pending = New-Object -TypeName 'System.Collections.Generic.Queue[int]'
+    $pending.Enqueue($RootId)
+    while ($pending.Count -gt 0) {
+        $id = $pending.Dequeue()
+        if ($ids.Contains($id)) { continue }
+        $ids.Add($id)
+        $parentStart = Get-ProcessStartTimeUtc -ProcessId $id
+        foreach ($childId in @(Get-ChildProcessId -ProcessId $id)) {
+            # A "child" older than its parent only inherited a reused parent id.
+            $childStart = Get-ProcessStartTimeUtc -ProcessId $childId
+            if ($null -eq $childStart) { continue }
+            if ($null -eq $parentStart -or $childStart -ge $parentStart.AddSeconds(-1)) { $pending.Enqueue($childId) }
+        }
+    }
+    return , $ids.ToArray()
+}
+
+function Stop-ProcessTree {
+    # Stops a process and every descendant, and waits (up to 15 s) until they are gone.
+    param([Parameter(Mandatory = $true)][int]$RootId)
+    $ids = Get-ProcessTreeId -RootId $RootId
+    foreach ($id in $ids) { Stop-Process -Id $id -Force -ErrorAction SilentlyContinue }
+    # A child started between the listing and the stop is caught by a second pass.
+    foreach ($id in $ids) {
+        foreach ($lateChild in @(Get-ChildProcessId -ProcessId $id)) {
+            if (-not $ids.Contains($lateChild)) { Stop-Process -Id $lateChild -Force -ErrorAction SilentlyContinue }
+        }
+    }
+    $deadline = (Get-Date).AddSeconds(15)
+    foreach ($id in $ids) {
+        while ($null -ne (Get-Process -Id $id -ErrorAction SilentlyContinue) -and (Get-Date) -lt $deadline) {
+            if (Test-ProcessExited -ProcessId $id) { break }
+            Start-Sleep -Milliseconds 100
+        }
+    }
+    return , $ids
+}
+
+function Test-ProcessExited {
+    # On Linux a killed process stays listed as a zombie until its parent reaps it; it no longer runs.
+    param([Parameter(Mandatory = $true)][int]$ProcessId)
+    $statPath = '/proc/{0}/stat' -f $ProcessId
+    if (-not (Test-Path -LiteralPath $statPath)) { return $false }
+    try {
+        $stat = [System.IO.File]::ReadAllText($statPath)
+    } catch {
+        return $true
+    }
+    $afterName = $stat.Substring($stat.LastIndexOf(')') + 1).Trim()
+    return ($afterName.StartsWith('Z') -or $afterName.StartsWith('X'))
+}
+
+function Get-PowerShellExecutablePath {
+    # The wrapper runs under the same PowerShell as the session (powershell.exe for Windows PowerShell).
+    $onWindows = [System.Environment]::OSVersion.Platform -eq [System.PlatformID]::Win32NT
+    if ($PSVersionTable.PSEdition -ne 'Core') { return (Join-Path -Path $PSHOME -ChildPath 'powershell.exe') }
+    if ($onWindows) { return (Join-Path -Path $PSHOME -ChildPath 'pwsh.exe') }
+    return (Join-Path -Path $PSHOME -ChildPath 'pwsh')
+}
+
+function Get-InstallerWrapperScript {
+    # The wrapper's code is these functions' own definitions, so it cannot drift from what is tested.
+    $names = @(
+        'New-OperationException', 'Add-OperationJsonString', 'Add-OperationJsonNumber', 'Add-OperationJsonValue',
+        'ConvertTo-OperationJson', 'ConvertTo-UtcTimestamp', 'Read-OperationJsonToken', 'ConvertFrom-OperationJsonString',
+        'Read-OperationJsonValue', 'ConvertFrom-OperationJson', 'ConvertFrom-OperationArgument', 'Get-OperationArgument',
+        'Invoke-WithFileRetry', 'New-ExecutionRecord', 'Write-ExecutionRecord', 'Invoke-InstallerWrapper'
+    )
+    $builder = New-Object -TypeName System.Text.StringBuilder
+    foreach ($name in $names) {
+        $definition = (Get-Command -Name $name -CommandType Function).Definition
+        [void]$builder.AppendLine('function ' + $name + ' {').AppendLine($definition).AppendLine('}')
+    }
+    return $builder.ToString()
+}
+
+function Invoke-InstallerWrapper {
+    # Runs in the detached process: owns the record, starts the installer, records how it ended.
+    param([Parameter(Mandatory = $true)][string]$ArgumentsBase64)
+    Set-StrictMode -Version 2.0
+    $ErrorActionPreference = 'Stop'
+    $arguments = ConvertFrom-OperationArgument -EncodedArguments $ArgumentsBase64
+    $recordPath = [string](Get-OperationArgument -Arguments $arguments -Name 'recordPath')
+    $installerPath = [string](Get-OperationArgument -Arguments $arguments -Name 'installerPath')
+    $parameters = [string](Get-OperationArgument -Arguments $arguments -Name 'parameters' -Optional -Default '')
+    $record = [ordered]@{
+        executionId      = [string](Get-OperationArgument -Arguments $arguments -Name 'executionId')
+        launchToken      = [string](Get-OperationArgument -Arguments $arguments -Name 'launchToken')
+        state            = 'running'
+        installerPath    = $installerPath
+        parameters       = $parameters
+        startedAt        = ConvertTo-UtcTimestamp -Time (Get-Date)
+        wrapperPid       = $PID
+        wrapperStartedAt = ConvertTo-UtcTimestamp -Time (Get-Process -Id $PID).StartTime
+        installerPid     = $null
+        exitCode         = $null
+        finishedAt       = $null
+        timedOut         = $false
+        abandoned        = $false
+        error            = $null
+    }
+    if (-not (New-ExecutionRecord -Path $recordPath -Record $record)) { return }
+    try {
+        $startInfo = New-Object -TypeName System.Diagnostics.ProcessStartInfo
+        $startInfo.FileName = $installerPath
+        # The mapping's parameters go to the installer exactly as written.
+        $startInfo.Arguments = $parameters
+        $startInfo.UseShellExecute = $false
+        $startInfo.CreateNoWindow = $true
+        $startInfo.WorkingDirectory = [System.IO.Path]::GetDirectoryName($installerPath)
+        $process = [System.Diagnostics.Process]::Start($startInfo)
+        $record['installerPid'] = $process.Id
+        Write-ExecutionRecord -Path $recordPath -Record $record
+        $process.WaitForExit()
+        $record['exitCode'] = $process.ExitCode
+    } catch {
+        $record['error'] = $_.Exception.GetBaseException().Message
+    }
+    $record['state'] = 'finished'
+    $record['finishedAt'] = ConvertTo-UtcTimestamp -Time (Get-Date)
+    Write-ExecutionRecord -Path $recordPath -Record $record
+}
+
+function Start-InstallerExecution {
+    # Launches the detached wrapper and returns the record it created (possibly another launch's,
+    # when two operations raced for the same executionId).
+    param(
+        [Parameter(Mandatory = $true)][string]$RecordPath,
+        [Parameter(Mandatory = $true)][string]$ExecutionId,
+        [Parameter(Mandatory = $true)][string]$InstallerPath,
+        [Parameter(Mandatory = $true)][AllowEmptyString()][string]$Parameters,
+        [Parameter(Mandatory = $true)][string]$LaunchToken,
+        [double]$StartTimeoutSeconds = 60
+    )
+    $executionDir = Split-Path -Path $RecordPath -Parent
+    $wrapperPath = Join-Path -Path $executionDir -ChildPath ($ExecutionId + '.wrapper.ps1')
+    [System.IO.File]::WriteAllText($wrapperPath, (Get-InstallerWrapperScript), [System.Text.Encoding]::ASCII)
+    $wrapperArguments = [ordered]@{
+        recordPath    = $RecordPath
+        executionId   = $ExecutionId
+        launchToken   = $LaunchToken
+        installerPath = $InstallerPath
+        parameters    = $Parameters
+    }
+    $argumentsBase64 = [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes((ConvertTo-OperationJson -Value $wrapperArguments)))
+    $pathBase64 = [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes($wrapperPath))
+    # Only base64 text is placed inside the loader's quotes: no value can end a literal and become code.
+    $loader = "`$ErrorActionPreference = 'Stop'`n" +
+    "`$wrapperPath = [System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String('" + $pathBase64 + "'))`n" +
+    ". ([scriptblock]::Create([System.IO.File]::ReadAllText(`$wrapperPath)))`n" +
+    "Invoke-InstallerWrapper -ArgumentsBase64 '" + $argumentsBase64 + "'`n"
+    $encodedLoader = [System.Convert]::ToBase64String([System.Text.Encoding]::Unicode.GetBytes($loader))
+    $wrapperPid = Start-DetachedProcess -FilePath (Get-PowerShellExecutablePath) -ArgumentList ('-NoLogo -NoProfile -NonInteractive -EncodedCommand ' + $encodedLoader) -WorkingDirectory $executionDir
+
+    $deadline = (Get-Date).AddSeconds($StartTimeoutSeconds)
+    while ($true) {
+        $record = Read-ExecutionRecord -Path $RecordPath
+        if ($null -ne $record) { return $record }
+        if ($null -eq (Get-ProcessStartTimeUtc -ProcessId $wrapperPid) -or (Test-ProcessExited -ProcessId $wrapperPid)) {
+            # It may have written the record just before exiting.
+            $record = Read-ExecutionRecord -Path $RecordPath
+            if ($null -ne $record) { return $record }
+            throw (New-OperationException -Type 'InstallerStartFailed' -Message ('the installer wrapper (process {0}) exited without starting {1}' -f $wrapperPid, $InstallerPath))
+        }
+        if ((Get-Date) -ge $deadline) {
+            throw (New-OperationException -Type 'InstallerStartFailed' -Message ('the installer wrapper (process {0}) did not start {1} within {2} s' -f $wrapperPid, $InstallerPath, $StartTimeoutSeconds))
+        }
+        Start-Sleep -Milliseconds 100
+    }
+}
+
+function Complete-ExecutionRecord {
+    # Finishes a record whose wrapper can no longer do it: stopped on timeout, or gone (host restart).
+    param(
+        [Parameter(Mandatory = $true)][string]$RecordPath,
+        [Parameter(Mandatory = $true)][System.Collections.IDictionary]$Record,
+        [switch]$TimedOut
+    )
+    $Record['state'] = 'finished'
+    $Record['finishedAt'] = ConvertTo-UtcTimestamp -Time (Get-Date)
+    $Record['timedOut'] = [bool]$TimedOut
+    $Record['abandoned'] = -not $TimedOut
+    Write-ExecutionRecord -Path $RecordPath -Record $Record
+    return $Record
+}
+
+function Stop-InstallerExecution {
+    param(
+        [Parameter(Mandatory = $true)][string]$RecordPath,
+        [Parameter(Mandatory = $true)][System.Collections.IDictionary]$Record
+    )
+    if (Test-ExecutionAlive -Record $Record) { $null = Stop-ProcessTree -RootId ([int]$Record['wrapperPid']) }
+    $current = Read-ExecutionRecord -Path $RecordPath
+    if ($null -ne $current -and $null -ne $current['installerPid'] -and $null -ne (Get-ProcessStartTimeUtc -ProcessId ([int]$current['installerPid']))) {
+        $null = Stop-ProcessTree -RootId ([int]$current['installerPid'])
+    }
+    # The wrapper may have recorded the exit just before it was stopped; that result stands.
+    if ($current['state'] -eq 'finished') { return $current }
+    return (Complete-ExecutionRecord -RecordPath $RecordPath -Record $current -TimedOut)
+}
+
+function Wait-InstallerExecution {
+    # Waits until the execution finishes, its timeout (counted from its start) expires and its process
+    # tree is stopped, or this call's own wait ends. Outcome: finished | timed_out | running.
+    param(
+        [Parameter(Mandatory = $true)][string]$RecordPath,
+        [Parameter(Mandatory = $true)][double]$TimeoutSeconds,
+        [Parameter(Mandatory = $true)][double]$WaitSeconds
+    )
+    $waitUntil = (Get-Date).ToUniversalTime().AddSeconds($WaitSeconds)
+    while ($true) {
+        $record = Read-ExecutionRecord -Path $RecordPath
+        if ($null -eq $record) {
+            throw (New-OperationException -Type 'ExecutionNotFound' -Message ('the execution record "{0}" disappeared' -f $RecordPath))
+        }
+        if ($record['state'] -eq 'finished') {
+            $outcome = 'finished'
+            if ($record['timedOut']) { $outcome = 'timed_out' }
+            return [ordered]@{ outcome = $outcome; record = $record }
+        }
+        if (-not (Test-ExecutionAlive -Record $record)) {
+            $record = Read-ExecutionRecord -Path $RecordPath
+            if ($record['state'] -ne 'finished') { $record = Complete-ExecutionRecord -RecordPath $RecordPath -Record $record }
+            continue
+        }
+        $now = (Get-Date).ToUniversalTime()
+        $deadline = (ConvertFrom-UtcTimestamp -Timestamp ([string]$record['startedAt'])).AddSeconds($TimeoutSeconds)
+        if ($now -ge $deadline) {
+            $record = Stop-InstallerExecution -RecordPath $RecordPath -Record $record
+            continue
+        }
+        if ($now -ge $waitUntil) { return [ordered]@{ outcome = 'running'; record = $record } }
+        $sleepMilliseconds = [Math]::Min(500, [Math]::Min(($deadline - $now).TotalMilliseconds, ($waitUntil - $now).TotalMilliseconds))
+        Start-Sleep -Milliseconds ([int][Math]::Max(20, $sleepMilliseconds))
+    }
+}
+
+function Get-SetupSummary {
+    # The newest Summary.txt of SQL Server setup written since the execution started, with its tail.
+    param(
+        [AllowNull()][AllowEmptyString()][string]$MajorVersion,
+        [Parameter(Mandatory = $true)][datetime]$NotBeforeUtc,
+        [int]$TailLines = 40,
+        [int]$MaxCharacters = 8000
+    )
+    $candidates = New-Object -TypeName 'System.Collections.Generic.List[object]'
+    foreach ($directory in @(Get-SetupBootstrapLogDirectory -MajorVersion $MajorVersion)) {
+        if (-not (Test-Path -LiteralPath $directory -PathType Container)) { continue }
+        # Setup writes Log\Summary.txt and a copy in the run's folder, Log\<timestamp>\Summary_<host>_<timestamp>.txt.
+        foreach ($file in @(Get-ChildItem -LiteralPath $directory -Filter 'Summary*.txt' -Recurse -File -ErrorAction SilentlyContinue)) {
+            if ($file.LastWriteTimeUtc -ge $NotBeforeUtc) { $candidates.Add($file) }
+        }
+    }
+    if ($candidates.Count -eq 0) { return $null }
+    # Newest first; on a tie the top-level Summary.txt, the path operators know.
+    $newest = @($candidates | Sort-Object -Property @{ Expression = { $_.LastWriteTimeUtc }; Descending = $true }, @{ Expression = { $_.Name -ne 'Summary.txt' }; Descending = $false })[0]
+    $tail = (@(Get-Content -LiteralPath $newest.FullName -Tail $TailLines) -join "`r`n")
+    if ($tail.Length -gt $MaxCharacters) { $tail = $tail.Substring($tail.Length - $MaxCharacters) }
+    return [ordered]@{ path = $newest.FullName; tail = $tail }
+}
