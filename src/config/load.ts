@@ -119,7 +119,7 @@ function readJsonFile<S extends z.ZodType>(
   // A precheck can explain a mistake better than the schema: its problems replace the schema's at the same path.
   const explained = precheck?.(data) ?? [];
   problems.push(...explained);
-  const parsed = schema.safeParse(data);
+  const parsed = schema.safeParse(data, { reportInput: true });
   if (!parsed.success) {
     const explainedPaths = new Set(explained.map((p) => p.path));
     problems.push(...problemsFromZod(name, parsed.error).filter((p) => !explainedPaths.has(p.path)));

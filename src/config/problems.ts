@@ -31,6 +31,8 @@ export function problemsFromZod(file: string, error: z.ZodError): ConfigProblem[
 }
 
 function friendlyMessage(issue: z.core.$ZodIssue): string {
+  // A message written in the schema says it best; zod's own start with "Invalid".
+  if (!issue.message.startsWith('Invalid')) return issue.message;
   if (issue.code === 'invalid_type') {
     if (issue.input === undefined) return `required: expected ${issue.expected}`;
     return `expected ${issue.expected}, got ${describeValue(issue.input)}`;
