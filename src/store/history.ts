@@ -175,6 +175,7 @@ export class History {
       kind: 'run_started',
       message: `run ${runId} started (${run.mode}) by ${run.operator} on ${run.host}`,
     });
+    const skippedEvents: NewEvent[] = [];
     const runId = this.db
       .transaction(() => {
         const now = this.now();
@@ -225,7 +226,17 @@ export class History {
                 pending ? null : now,
               ).lastInsertRowid,
             );
-            if (!pending) continue;
+            if (!pending) {
+              skippedEvents.push({
+                runId,
+                targetId,
+                server: target.server,
+                level: target.status === 'unreachable' || target.status === 'invalid_version' ? 'warn' : 'info',
+                kind: 'target_skipped',
+                message: `${target.server}\\${target.instance}: skipped (${target.status.replace('_', ' ')}): ${target.message}`,
+              });
+              continue;
+            }
             const name = `${target.server}\\${target.instance}`;
             let order = 0;
             for (const step of host.steps) {
@@ -247,10 +258,12 @@ export class History {
           }
         }
         this.insertEvent(started(runId));
+        for (const event of skippedEvents) this.insertEvent(event);
         return runId;
       })
       .immediate();
     this.tell(started(runId));
+    for (const event of skippedEvents) this.tell(event);
     return runId;
   }
 

@@ -1,0 +1,128 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Builds the self-contained script text of each target-side operation from the `.ps1` files beside
+ * this module: the common helpers, a surfaces file (Windows by default), the libraries the operation
+ * needs, the operation itself, and one line that calls it. The arguments never enter the text: the
+ * script takes them as one parameter, base64 of UTF-8 JSON.
+ */
+
+export const OPERATION_NAMES = [
+  'probe',
+  'discover',
+  'preflight',
+  'stagedFile',
+  'copyFromShare',
+  'install',
+  'installerStatus',
+  'queryBuild',
+] as const;
+export type OperationName = (typeof OPERATION_NAMES)[number];
+
+interface OperationDefinition {
+  readonly file: string;
+  /** The PowerShell function the final line calls; a constant, never data. */
+  readonly entryPoint: string;
+  readonly libraries: readonly string[];
+}
+
+const COMMON_FILE = 'Operation.Common.ps1';
+const WINDOWS_SURFACES_FILE = 'Surfaces.Windows.ps1';
+const SESSION_HOST_FILE = 'SessionHost.ps1';
+const LOCAL_BOOTSTRAP_FILE = 'LocalBootstrap.ps1';
+
+const OPERATIONS: Readonly<Record<OperationName, OperationDefinition>> = {
+  probe: { file: 'Probe.ps1', entryPoint: 'Invoke-ProbeOperation', libraries: [] },
+  discover: { file: 'Discover.ps1', entryPoint: 'Invoke-DiscoverOperation', libraries: ['SqlInstance.ps1'] },
+  preflight: { file: 'Preflight.ps1', entryPoint: 'Invoke-PreflightOperation', libraries: ['SqlInstance.ps1'] },
+  stagedFile: { file: 'StagedFile.ps1', entryPoint: 'Invoke-StagedFileOperation', libraries: [] },
+  copyFromShare: { file: 'CopyFromShare.ps1', entryPoint: 'Invoke-CopyFromShareOperation', libraries: [] },
+  install: { file: 'Install.ps1', entryPoint: 'Invoke-InstallOperation', libraries: ['InstallerExecution.ps1'] },
+  installerStatus: {
+    file: 'InstallerStatus.ps1',
+    entryPoint: 'Invoke-InstallerStatusOperation',
+    libraries: ['InstallerExecution.ps1'],
+  },
+  queryBuild: { file: 'QueryBuild.ps1', entryPoint: 'Invoke-QueryBuildOperation', libraries: ['SqlInstance.ps1'] },
+};
+
+/** Absolute path of a `.ps1` file shipped beside this module (src/ in development, dist/ when built). */
+export function powershellFilePath(fileName: string): string {
+  return fileURLToPath(new URL(`./${fileName}`, import.meta.url));
+}
+
+/** Every `.ps1` file the operations are built from, for the parse and compatibility checks. */
+export function operationSourceFiles(): string[] {
+  const files = new Set<string>([COMMON_FILE, WINDOWS_SURFACES_FILE, SESSION_HOST_FILE, LOCAL_BOOTSTRAP_FILE]);
+  for (const definition of Object.values(OPERATIONS)) {
+    files.add(definition.file);
+    for (const library of definition.libraries) files.add(library);
+  }
+  return [...files].map(powershellFilePath);
+}
+
+const fileTextCache = new Map<string, string>();
+
+function readScriptFile(path: string): string {
+  let text = fileTextCache.get(path);
+  if (text === undefined) {
+    // A byte order mark in the middle of the combined script would be read as a stray character.
+    text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
+    fileTextCache.set(path, text);
+  }
+  return text;
+}
+
+function combine(parts: readonly string[], finalLine: string): string {
+  return ['param([string]$ArgumentsBase64)', ...parts.map(readScriptFile), finalLine, ''].join('\n');
+}
+
+export interface OperationScriptOptions {
+  /**
+   * Files that define the surfaces functions, in load order. Default: Surfaces.Windows.ps1. A test bed
+   * passes files that answer from a simulated lab instead.
+   */
+  readonly surfaces?: readonly string[] | undefined;
+}
+
+const scriptCache = new Map<string, string>();
+
+/** The script text of one operation; it prints (returns) exactly one line of JSON. */
+export function buildOperationScript(operation: OperationName, options: OperationScriptOptions = {}): string {
+  const surfaces = options.surfaces ?? [powershellFilePath(WINDOWS_SURFACES_FILE)];
+  const key = [operation, ...surfaces].join('\0');
+  let script = scriptCache.get(key);
+  if (script === undefined) {
+    const definition = OPERATIONS[operation];
+    script = combine(
+      [
+        powershellFilePath(COMMON_FILE),
+        ...surfaces,
+        ...definition.libraries.map(powershellFilePath),
+        powershellFilePath(definition.file),
+      ],
+      `Invoke-Operation -ArgumentsBase64 $ArgumentsBase64 -EntryPoint '${definition.entryPoint}'`,
+    );
+    scriptCache.set(key, script);
+  }
+  return script;
+}
+
+/** The script of the long-lived local process that holds one host's PSSession (see SessionHost.ps1). */
+export function buildSessionHostScript(): string {
+  return combine(
+    [powershellFilePath(COMMON_FILE), powershellFilePath(SESSION_HOST_FILE)],
+    'Invoke-SessionHost -ArgumentsBase64 $ArgumentsBase64',
+  );
+}
+
+/** The few lines passed with -EncodedCommand that read the real script and its argument from stdin. */
+export function localBootstrapScript(): string {
+  return readScriptFile(powershellFilePath(LOCAL_BOOTSTRAP_FILE));
+}
+
+/** Arguments as the operations read them: base64 of UTF-8 JSON. */
+export function encodeOperationArguments(value: unknown): string {
+  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64');
+}

@@ -1,0 +1,342 @@
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import type { Cell, CellValue, Workbook, Worksheet } from 'exceljs';
+import { type RunStatus, type StepStatus, TARGET_STATUS, type TargetStatus } from '../store/states.js';
+import type { ReportStep, ReportTarget, RunReportData, TrendCell, TrendRow } from './runData.js';
+
+/*
+ * The run workbook: one sheet per view of a run (targets, steps, summary, trend across runs), laid
+ * out for reading in Excel: frozen header, filters, widths, status colours, real dates.
+ */
+
+export const STEPS_SHEET = 'Steps';
+export const SUMMARY_SHEET = 'Summary';
+export const TREND_SHEET = 'Trend';
+
+/** The sheet the specification names: `{Year} Hotfix Deployment`, the year the run started (UTC). */
+export function deploymentSheetName(runStartedAt: Date): string {
+  return `${runStartedAt.getUTCFullYear()} Hotfix Deployment`;
+}
+
+/** `hotfix_run<N>_<YYYYMMDD_HHMMSS>.xlsx`, stamped in UTC like the log files. */
+export function reportFileName(runId: number, at: Date): string {
+  const stamp = at.toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 15);
+  return `hotfix_run${runId}_${stamp}.xlsx`;
+}
+
+// ─── colours ───────────────────────────────────────────────────────────────────────────────────
+
+interface Tone {
+  readonly fill: string;
+  readonly font: string;
+}
+
+// Excel's own Good / Neutral / Bad cell styles, so the colours read the way Excel users expect.
+const GREEN: Tone = { fill: 'FFC6EFCE', font: 'FF006100' };
+const AMBER: Tone = { fill: 'FFFFEB9C', font: 'FF9C5700' };
+const RED: Tone = { fill: 'FFFFC7CE', font: 'FF9C0006' };
+const GREY: Tone = { fill: 'FFE7E6E6', font: 'FF404040' };
+const BLUE: Tone = { fill: 'FFDDEBF7', font: 'FF1F4E78' };
+const HEADER: Tone = { fill: 'FF1F4E78', font: 'FFFFFFFF' };
+
+// Keyed by the state constants' unions, so a new state fails to compile until it has a colour.
+const TARGET_TONE = {
+  success: GREEN,
+  partial: AMBER,
+  failed: RED,
+  skipped: GREY,
+  pending: BLUE,
+  in_progress: BLUE,
+} as const satisfies Record<TargetStatus, Tone>;
+
+const STEP_TONE = {
+  success: GREEN,
+  failed: RED,
+  skipped: GREY,
+  pending: BLUE,
+  running: BLUE,
+  interrupted: AMBER,
+} as const satisfies Record<StepStatus, Tone>;
+
+const RUN_TONE = {
+  succeeded: GREEN,
+  failed: RED,
+  interrupted: AMBER,
+  running: BLUE,
+} as const satisfies Record<RunStatus, Tone>;
+
+/** The fill colour (ARGB) a target status gets, for tests and for anyone matching the workbook. */
+export function targetStatusFill(status: TargetStatus): string {
+  return TARGET_TONE[status].fill;
+}
+
+function paint(cell: Cell, tone: Tone, bold = false): void {
+  cell.fill = { type: 'pattern', pattern: 'solid', fgColor: { argb: tone.fill } };
+  cell.font = { color: { argb: tone.font }, bold };
+}
+
+// ─── formats ───────────────────────────────────────────────────────────────────────────────────
+
+const DATE_FORMAT = 'yyyy-mm-dd hh:mm:ss';
+// [h] keeps counting past 24 hours instead of wrapping to a new day.
+const DURATION_FORMAT = '[h]:mm:ss';
+const MS_PER_DAY = 86_400_000;
+const MAX_WIDTH = 60;
+// Long enough for a Summary.txt's overall result and the lines around it, short enough to scan.
+const OUTPUT_EXCERPT_LINES = 15;
+const OUTPUT_EXCERPT_CHARS = 2_000;
+
+/** Excel durations are fractions of a day. */
+function durationValue(ms: number | null): number | null {
+  return ms === null ? null : ms / MS_PER_DAY;
+}
+
+function yesNo(value: boolean): string {
+  return value ? 'Yes' : 'No';
+}
+
+/** The last lines of setup's output: the overall result is at the end of Summary.txt. */
+export function outputExcerpt(output: string | null): string | null {
+  if (output === null) return null;
+  const lines = output.replace(/\r\n/g, '\n').trimEnd().split('\n');
+  const tail = lines.slice(-OUTPUT_EXCERPT_LINES).join('\n');
+  return tail.length > OUTPUT_EXCERPT_CHARS ? `…${tail.slice(-OUTPUT_EXCERPT_CHARS)}` : tail;
+}
+
+// ─── tables ────────────────────────────────────────────────────────────────────────────────────
+
+type ColumnKind = 'text' | 'long' | 'number' | 'date' | 'duration';
+
+interface TableColumn<Row> {
+  readonly header: string;
+  readonly kind: ColumnKind;
+  readonly value: (row: Row) => string | number | Date | null;
+  /** A colour for the cell, e.g. by status. */
+  readonly tone?: (row: Row) => Tone | null;
+  readonly width?: number;
+}
+
+const FIXED_WIDTH: Partial<Record<ColumnKind, number>> = { date: 20, duration: 11 };
+
+/** Writes a header row and one row per item, then freezes the header and filters every column. */
+function addTable<Row>(sheet: Worksheet, columns: readonly TableColumn<Row>[], rows: readonly Row[]): void {
+  const header = sheet.addRow(columns.map((c) => c.header));
+  header.eachCell((cell) => {
+    paint(cell, HEADER, true);
+    cell.alignment = { vertical: 'middle', wrapText: false };
+  });
+  for (const item of rows) {
+    const row = sheet.addRow(columns.map((c) => c.value(item) as CellValue));
+    columns.forEach((column, index) => {
+      const cell = row.getCell(index + 1);
+      if (column.kind === 'date') cell.numFmt = DATE_FORMAT;
+      if (column.kind === 'duration') cell.numFmt = DURATION_FORMAT;
+      if (column.kind === 'long') cell.alignment = { vertical: 'top', wrapText: true };
+      else cell.alignment = { vertical: 'top' };
+      const tone = column.tone?.(item);
+      if (tone) paint(cell, tone);
+    });
+  }
+  columns.forEach((column, index) => {
+    sheet.getColumn(index + 1).width = column.width ?? FIXED_WIDTH[column.kind] ?? fittedWidth(column, rows);
+  });
+  sheet.views = [{ state: 'frozen', xSplit: 0, ySplit: 1, topLeftCell: 'A2', activeCell: 'A2' }];
+  sheet.autoFilter = { from: { row: 1, column: 1 }, to: { row: Math.max(1, rows.length + 1), column: columns.length } };
+}
+
+function fittedWidth<Row>(column: TableColumn<Row>, rows: readonly Row[]): number {
+  let widest = column.header.length;
+  for (const row of rows) {
+    const value = column.value(row);
+    if (value === null) continue;
+    const text = value instanceof Date ? DATE_FORMAT : String(value);
+    for (const line of text.split('\n')) widest = Math.max(widest, line.length);
+  }
+  // Room for the filter button beside the header text.
+  return Math.min(MAX_WIDTH, widest + 3);
+}
+
+// ─── sheets ────────────────────────────────────────────────────────────────────────────────────
+
+const TARGET_COLUMNS: readonly TableColumn<ReportTarget>[] = [
+  { header: 'Server', kind: 'text', value: (t) => t.server },
+  { header: 'Instance', kind: 'text', value: (t) => t.instance },
+  { header: 'Family', kind: 'text', value: (t) => t.family },
+  { header: 'Edition', kind: 'text', value: (t) => t.edition },
+  { header: 'Pre build', kind: 'text', value: (t) => t.preBuild },
+  { header: 'Post build', kind: 'text', value: (t) => t.postBuild },
+  { header: 'Target build', kind: 'text', value: (t) => t.targetBuild },
+  { header: 'Status', kind: 'text', value: (t) => t.status, tone: (t) => TARGET_TONE[t.status] },
+  { header: 'Restart required', kind: 'text', value: (t) => yesNo(t.restartRequired), tone: (t) => (t.restartRequired ? AMBER : null) },
+  { header: 'Started (UTC)', kind: 'date', value: (t) => t.startedAt },
+  { header: 'Finished (UTC)', kind: 'date', value: (t) => t.finishedAt },
+  { header: 'Duration', kind: 'duration', value: (t) => durationValue(t.durationMs) },
+  { header: 'Error', kind: 'long', value: (t) => t.error, width: MAX_WIDTH },
+];
+
+const STEP_COLUMNS: readonly TableColumn<ReportStep>[] = [
+  { header: 'Server', kind: 'text', value: (s) => s.server },
+  { header: 'Instance', kind: 'text', value: (s) => s.instance },
+  { header: 'Installer', kind: 'text', value: (s) => s.installer },
+  { header: 'Order', kind: 'number', value: (s) => s.order },
+  { header: 'Required', kind: 'text', value: (s) => yesNo(s.required) },
+  { header: 'Status', kind: 'text', value: (s) => s.status, tone: (s) => STEP_TONE[s.status] },
+  { header: 'Exit code', kind: 'number', value: (s) => s.exitCode },
+  { header: 'Exit meaning', kind: 'long', value: (s) => s.exitMeaning, width: 40 },
+  { header: 'Started (UTC)', kind: 'date', value: (s) => s.startedAt },
+  { header: 'Finished (UTC)', kind: 'date', value: (s) => s.finishedAt },
+  { header: 'Duration', kind: 'duration', value: (s) => durationValue(s.durationMs) },
+  { header: 'Output excerpt', kind: 'long', value: (s) => outputExcerpt(s.output), width: MAX_WIDTH },
+  { header: 'Error', kind: 'long', value: (s) => s.error, width: MAX_WIDTH },
+];
+
+export const TARGET_HEADERS: readonly string[] = TARGET_COLUMNS.map((c) => c.header);
+export const STEP_HEADERS: readonly string[] = STEP_COLUMNS.map((c) => c.header);
+
+function addSummarySheet(workbook: Workbook, data: RunReportData): void {
+  const sheet = workbook.addWorksheet(SUMMARY_SHEET, { views: [{ state: 'frozen', ySplit: 1 }] });
+  const { run } = data;
+  const title = sheet.addRow([`Hotfix run ${run.id}`]);
+  title.font = { bold: true, size: 14 };
+
+  const fields: [string, CellValue, Tone | null, string | null][] = [
+    ['Run id', run.id, null, null],
+    ['Parent run', run.parentRunId, null, null],
+    ['Mode', run.mode, null, null],
+    ['Status', run.status, RUN_TONE[run.status], null],
+    ['Exit code', run.exitCode, null, null],
+    ['Started (UTC)', run.startedAt, null, DATE_FORMAT],
+    ['Finished (UTC)', run.finishedAt, null, DATE_FORMAT],
+    ['Duration', durationValue(run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null), null, DURATION_FORMAT],
+    ['Operator', run.operator, null, null],
+    ['Host', run.host, null, null],
+    ['Configuration', run.configPath, null, null],
+    ['Report generated (UTC)', data.generatedAt, null, DATE_FORMAT],
+  ];
+  for (const [name, value] of Object.entries(run.options)) {
+    fields.push([`Option: ${name}`, typeof value === 'string' || typeof value === 'number' ? value : JSON.stringify(value), null, null]);
+  }
+  sheet.addRow([]);
+  sectionTitle(sheet, 'Run');
+  for (const [label, value, tone, numFmt] of fields) {
+    const row = sheet.addRow([label, value]);
+    row.getCell(1).font = { bold: true };
+    const cell = row.getCell(2);
+    cell.alignment = { horizontal: 'left' };
+    if (numFmt) cell.numFmt = numFmt;
+    if (tone) paint(cell, tone);
+  }
+
+  sheet.addRow([]);
+  sectionTitle(sheet, 'Targets by status');
+  headerRow(sheet, ['Status', 'Targets']);
+  for (const status of TARGET_STATUS) {
+    const row = sheet.addRow([status, data.countsByStatus[status]]);
+    paint(row.getCell(1), TARGET_TONE[status]);
+  }
+  const total = sheet.addRow(['total', data.targets.length]);
+  total.font = { bold: true };
+  const restarts = data.targets.filter((t) => t.restartRequired).length;
+  sheet.addRow(['restart required', restarts]);
+
+  sheet.addRow([]);
+  sectionTitle(sheet, 'Targets by family');
+  const familyHeader = headerRow(sheet, ['Family', 'Targets', ...TARGET_STATUS]);
+  TARGET_STATUS.forEach((status, index) => paint(familyHeader.getCell(index + 3), TARGET_TONE[status], true));
+  for (const family of data.countsByFamily) {
+    sheet.addRow([family.family ?? '(unknown)', family.total, ...TARGET_STATUS.map((s) => family.byStatus[s])]);
+  }
+
+  sheet.getColumn(1).width = 26;
+  sheet.getColumn(2).width = Math.min(MAX_WIDTH, Math.max(16, ...fields.map(([, value]) => (typeof value === 'string' ? value.length + 2 : 0))));
+  for (let column = 3; column <= TARGET_STATUS.length + 2; column++) sheet.getColumn(column).width = 12;
+}
+
+function sectionTitle(sheet: Worksheet, text: string): void {
+  sheet.addRow([text]).font = { bold: true, size: 12 };
+}
+
+function headerRow(sheet: Worksheet, labels: readonly string[]) {
+  const row = sheet.addRow([...labels]);
+  row.eachCell((cell) => paint(cell, HEADER, true));
+  return row;
+}
+
+function addTrendSheet(workbook: Workbook, data: RunReportData): void {
+  const sheet = workbook.addWorksheet(TREND_SHEET);
+  const { runs, rows } = data.trend;
+  const columns: TableColumn<TrendRow>[] = [
+    { header: 'Server', kind: 'text', value: (r) => r.server },
+    { header: 'Instance', kind: 'text', value: (r) => r.instance },
+    { header: 'Family', kind: 'text', value: (r) => r.family },
+  ];
+  runs.forEach((run, index) => {
+    const cellOf = (r: TrendRow): TrendCell | null => r.cells[index] ?? null;
+    const day = run.startedAt.toISOString().slice(0, 10);
+    columns.push({
+      header: `Run ${run.id} (${day}) build`,
+      kind: 'text',
+      value: (r) => cellOf(r)?.build ?? null,
+      tone: (r) => {
+        const cell = cellOf(r);
+        return cell ? TARGET_TONE[cell.status] : null;
+      },
+    });
+    columns.push({
+      header: `Run ${run.id} at target`,
+      kind: 'text',
+      value: (r) => atTargetText(cellOf(r)),
+      tone: (r) => atTargetTone(cellOf(r)),
+    });
+  });
+  addTable(sheet, columns, rows);
+  // Server and instance stay in view while scrolling across many runs.
+  sheet.views = [{ state: 'frozen', xSplit: 2, ySplit: 1, topLeftCell: 'C2', activeCell: 'C2' }];
+}
+
+function atTargetText(cell: TrendCell | null): string | null {
+  if (!cell) return null;
+  if (cell.atTarget === null) return 'n/a';
+  return yesNo(cell.atTarget);
+}
+
+function atTargetTone(cell: TrendCell | null): Tone | null {
+  if (!cell) return null;
+  if (cell.atTarget === null) return GREY;
+  return cell.atTarget ? GREEN : RED;
+}
+
+/** Builds the workbook in memory; exceljs is loaded here, only when a report is asked for. */
+export async function buildRunWorkbook(data: RunReportData): Promise<Workbook> {
+  const { default: ExcelJS } = await import('exceljs');
+  const workbook = new ExcelJS.Workbook();
+  workbook.creator = 'autodbaudit';
+  workbook.created = data.generatedAt;
+  workbook.title = `Hotfix run ${data.run.id}`;
+  addTable(workbook.addWorksheet(deploymentSheetName(data.run.startedAt)), TARGET_COLUMNS, data.targets);
+  addTable(workbook.addWorksheet(STEPS_SHEET), STEP_COLUMNS, data.steps);
+  addSummarySheet(workbook, data);
+  addTrendSheet(workbook, data);
+  return workbook;
+}
+
+/**
+ * Writes the workbook to `<reportsDir>/hotfix_run<N>_<stamp>.xlsx` and returns its path. Written under
+ * a temporary name and renamed, so a reader never opens half a file.
+ */
+export async function writeRunWorkbook(data: RunReportData, reportsDir: string): Promise<string> {
+  mkdirSync(reportsDir, { recursive: true });
+  const base = reportFileName(data.run.id, data.generatedAt);
+  let file = path.join(reportsDir, base);
+  for (let n = 2; existsSync(file); n++) file = path.join(reportsDir, base.replace(/\.xlsx$/, `_${n}.xlsx`));
+  const partial = `${file}.partial`;
+  const workbook = await buildRunWorkbook(data);
+  try {
+    await workbook.xlsx.writeFile(partial);
+    renameSync(partial, file);
+  } catch (error) {
+    rmSync(partial, { force: true });
+    throw error;
+  }
+  return file;
+}

@@ -1,0 +1,105 @@
+CREATE TABLE hotfix_events (
+  id               INTEGER PRIMARY KEY,
+  at               TEXT    NOT NULL,
+  hotfix_run_id    INTEGER REFERENCES hotfix_runs (id),
+  hotfix_target_id INTEGER REFERENCES hotfix_targets (id),
+  hotfix_step_id   INTEGER REFERENCES hotfix_steps (id),
+  server           TEXT,
+  level            TEXT    NOT NULL CHECK (level IN ('debug', 'info', 'warn', 'error')),
+  kind             TEXT    NOT NULL,
+  message          TEXT    NOT NULL
+);
+
+CREATE TABLE hotfix_runs (
+  id            INTEGER PRIMARY KEY,
+  started_at    TEXT    NOT NULL,
+  finished_at   TEXT,
+  status        TEXT    NOT NULL CHECK (status IN ('running', 'interrupted', 'succeeded', 'failed')),
+  mode          TEXT    NOT NULL CHECK (mode IN ('deploy', 'retry')),
+  options       TEXT    NOT NULL DEFAULT '{}',
+  parent_run_id INTEGER REFERENCES hotfix_runs (id),
+  operator      TEXT    NOT NULL,
+  host          TEXT    NOT NULL,
+  config_path   TEXT,
+  exit_code     INTEGER
+);
+
+CREATE TABLE hotfix_steps (
+  id               INTEGER PRIMARY KEY,
+  hotfix_target_id INTEGER NOT NULL REFERENCES hotfix_targets (id),
+  step_order       INTEGER NOT NULL,
+  host_step_order  INTEGER NOT NULL,
+  installer_file   TEXT    NOT NULL,
+  installer_path   TEXT    NOT NULL,
+  parameters       TEXT    NOT NULL,
+  sha256           TEXT,
+  description      TEXT,
+  required         INTEGER NOT NULL CHECK (required IN (0, 1)),
+  execution_id     TEXT    NOT NULL,
+  status           TEXT    NOT NULL CHECK (status IN ('pending', 'running', 'success', 'failed', 'skipped', 'interrupted')),
+  started_at       TEXT,
+  completed_at     TEXT,
+  exit_code        INTEGER,
+  exit_meaning     TEXT,
+  duration_ms      INTEGER,
+  output           TEXT,
+  error_message    TEXT,
+  UNIQUE (hotfix_target_id, step_order)
+);
+
+CREATE TABLE hotfix_targets (
+  id               INTEGER PRIMARY KEY,
+  hotfix_run_id    INTEGER NOT NULL REFERENCES hotfix_runs (id),
+  server_id        INTEGER NOT NULL REFERENCES servers (id),
+  server           TEXT    NOT NULL,
+  instance         TEXT    NOT NULL,
+  version_family   TEXT,
+  edition          TEXT,
+  plan_status      TEXT    NOT NULL CHECK (plan_status IN ('pending', 'up_to_date', 'unsupported', 'no_mapping', 'invalid_version', 'unreachable')),
+  pre_build        TEXT,
+  post_build       TEXT,
+  target_build     TEXT,
+  status           TEXT    NOT NULL CHECK (status IN ('pending', 'in_progress', 'success', 'partial', 'failed', 'skipped')),
+  requires_restart INTEGER NOT NULL DEFAULT 0 CHECK (requires_restart IN (0, 1)),
+  reached          INTEGER CHECK (reached IN (0, 1)),
+  message          TEXT,
+  error_message    TEXT,
+  started_at       TEXT,
+  completed_at     TEXT,
+  UNIQUE (hotfix_run_id, server_id)
+);
+
+CREATE TABLE run_lock (
+  id           INTEGER PRIMARY KEY CHECK (id = 1),
+  token        TEXT    NOT NULL,
+  host         TEXT    NOT NULL,
+  pid          INTEGER NOT NULL,
+  operator     TEXT    NOT NULL,
+  run_id       INTEGER,
+  acquired_at  TEXT    NOT NULL,
+  heartbeat_at TEXT    NOT NULL
+);
+
+CREATE TABLE servers (
+  id             INTEGER PRIMARY KEY,
+  server         TEXT    NOT NULL COLLATE NOCASE,
+  instance       TEXT    NOT NULL COLLATE NOCASE DEFAULT 'MSSQLSERVER',
+  port           INTEGER,
+  transport      TEXT,
+  credential     TEXT,
+  tags           TEXT    NOT NULL DEFAULT '[]',
+  version        TEXT,
+  edition        TEXT,
+  version_family TEXT,
+  is_active      INTEGER NOT NULL DEFAULT 1 CHECK (is_active IN (0, 1)),
+  source         TEXT    NOT NULL,
+  created_at     TEXT    NOT NULL,
+  last_seen_at   TEXT,
+  UNIQUE (server, instance)
+);
+
+CREATE INDEX hotfix_events_run ON hotfix_events (hotfix_run_id);
+
+CREATE INDEX hotfix_steps_execution ON hotfix_steps (execution_id);
+
+CREATE INDEX hotfix_targets_run ON hotfix_targets (hotfix_run_id);
