@@ -20,7 +20,9 @@ export interface ReportJson {
 export async function reportCommand(options: CliOptions): Promise<number> {
   const config = loadConfigOrThrow(options.config);
   // Reading must not create an empty history.db where the operator expected one to be.
-  if (!existsSync(config.historyDbPath)) return nothingToReport(options, config);
+  if (!existsSync(config.historyDbPath)) {
+    return options.runId !== undefined ? noSuchRun(options.runId, config) : nothingToReport(options, config);
+  }
   const db = openHistoryFor(config);
   try {
     const history = new History(db);

@@ -242,7 +242,9 @@ function addSummarySheet(workbook: Workbook, data: RunReportData): void {
   sheet.addRow([]);
   sectionTitle(sheet, 'Targets by family');
   const familyHeader = headerRow(sheet, ['Family', 'Targets', ...TARGET_STATUS]);
-  TARGET_STATUS.forEach((status, index) => paint(familyHeader.getCell(index + 3), TARGET_TONE[status], true));
+  TARGET_STATUS.forEach((status, index) => {
+    paint(familyHeader.getCell(index + 3), TARGET_TONE[status], true);
+  });
   for (const family of data.countsByFamily) {
     sheet.addRow([family.family ?? '(unknown)', family.total, ...TARGET_STATUS.map((s) => family.byStatus[s])]);
   }
