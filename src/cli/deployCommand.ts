@@ -16,6 +16,7 @@ import type { CliOptions } from './options.js';
 import { formatPlan } from './planText.js';
 import { ProgressView } from './progress.js';
 import { confirm } from './prompt.js';
+import { reportAfterDeployment } from './reportCommand.js';
 import { formatRunSummary } from './runSummary.js';
 
 const GB = 1024 ** 3;
@@ -108,6 +109,15 @@ async function resume(options: CliOptions, config: Config, history: History, tra
       return EXIT.ok;
     }
     lock.setRun(run.id);
+    if (current.status === 'running') {
+      // Still `running` with nobody holding the lock: its process died (crash, kill, power loss).
+      history.addEvent({
+        runId: run.id,
+        level: 'warn',
+        kind: 'run_interrupted',
+        message: `run ${run.id} was found unfinished with no process running it (the orchestrator died); settling what it left running`,
+      });
+    }
     history.runResumed(run.id, `run ${run.id} resumed by ${operatorName()} on ${os.hostname()} (pid ${process.pid})`);
     return runDeployment(options, config, history, transports, run.id, new InstallerCache());
   });
@@ -239,6 +249,7 @@ async function runDeployment(
   const exitCode = cancellation.stopStarting ? EXIT.cancelled : outcome.exitCode;
   const summary = formatRunSummary(history, runId, { logFile: log.file, historyDb: config.historyDbPath, exitCode, color: interactive });
   process.stdout.write(`\n${summary}\n`);
+  await reportAfterDeployment(config, history, runId, log);
   log.write('info', `run ${runId} ended with exit code ${exitCode}`);
   log.close();
   return exitCode;

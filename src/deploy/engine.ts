@@ -3,6 +3,7 @@ import type { TransportProvider } from '../remote/transports.js';
 import type { History, TargetRow } from '../store/history.js';
 import type { RunStatus } from '../store/states.js';
 import type { Cancellation } from './cancellation.js';
+import { crashPoint } from './crashPoints.js';
 import { runHost } from './hostWorker.js';
 import { loadHostWork } from './hostWork.js';
 import type { InstallerCache } from './installerCache.js';
@@ -42,6 +43,7 @@ export interface RunOutcome {
  */
 export async function executeRun(ctx: DeployContext): Promise<RunOutcome> {
   const { history, runId } = ctx;
+  crashPoint('run-created');
   const work = loadHostWork(history, runId);
   const limit = pLimit(Math.max(1, ctx.settings.maxConcurrent));
   const ends = await Promise.all(work.map((host) => limit(() => runHost(ctx, runId, host))));
@@ -50,6 +52,7 @@ export async function executeRun(ctx: DeployContext): Promise<RunOutcome> {
   const verdict = judgeRun(targets);
   const cancelled = ctx.cancellation.stopStarting && unfinished;
   const status: RunStatus = unfinished ? 'interrupted' : verdict.exitCode === 0 ? 'succeeded' : 'failed';
+  crashPoint('run-finishing');
   const exitCode = cancelled ? 130 : unfinished ? Math.max(verdict.exitCode, 1) : verdict.exitCode;
   history.runFinished(runId, status, exitCode, `run ${runId} ${status}: ${verdict.summary}`);
   return { runId, status, exitCode, targets };

@@ -4,6 +4,7 @@ import { compareBuilds, parseBuild } from '../sqlserver/buildNumber.js';
 import { classifyExitCode } from '../sqlserver/setupExitCodes.js';
 import type { StepRow, TargetRow } from '../store/history.js';
 import type { DeployContext } from './engine.js';
+import { crashPoint } from './crashPoints.js';
 import type { ExecutionGroup, HostWork } from './hostWork.js';
 
 const GB = 1024 ** 3;
@@ -32,6 +33,7 @@ export async function runHost(ctx: DeployContext, runId: number, work: HostWork)
   if (cancellation.stopStarting) return 'not_started';
   const targetIds = work.targets.map((t) => t.id);
   history.targetStarted(runId, targetIds, server);
+  crashPoint('target-started');
   const toRun = work.groups.filter((g) => g.status !== 'success' && g.status !== 'failed' && g.status !== 'skipped');
   observer.hostStarted(server, work.groups.length);
 
@@ -46,6 +48,7 @@ export async function runHost(ctx: DeployContext, runId: number, work: HostWork)
     return 'finished';
   }
   history.hostReached(targetIds);
+  crashPoint('host-reached');
 
   try {
     const firstVisit = work.groups.every((g) => g.status === 'pending');
@@ -56,6 +59,7 @@ export async function runHost(ctx: DeployContext, runId: number, work: HostWork)
         observer.hostFinished(server, 'skipped (pre-flight)');
         return 'finished';
       }
+      crashPoint('preflight-done');
     }
 
     const outcomes = new Map<string, GroupOutcome>();
@@ -171,6 +175,7 @@ async function stageInstaller(
     message: `${server}: ${group.installer} ${result.alreadyPresent ? 'already staged' : 'staged'} at ${result.remotePath} (SHA-256 ${local.sha256.slice(0, 12)}… verified)`,
   });
   staged.set(group.localPath, result);
+  crashPoint('staged');
   return result;
 }
 
@@ -216,6 +221,7 @@ async function runGroup(
   } else {
     history.stepsRunning(runId, group.executionId, server, `${label}: started (${position})`);
   }
+  crashPoint('step-marked-running');
   observer.log('debug', `${label}: command parameters: ${group.parameters}`);
   try {
     result = await session.runInstaller({
@@ -232,7 +238,10 @@ async function runGroup(
     for (const s of group.steps) history.db.prepare('UPDATE hotfix_targets SET error_message = ? WHERE id = ?').run(message, s.hotfix_target_id);
     return { status: 'interrupted', restart: false, message };
   }
-  return recordResult(ctx, runId, group, label, result, {});
+  crashPoint('installer-returned');
+  const outcome = recordResult(ctx, runId, group, label, result, {});
+  crashPoint('step-recorded');
+  return outcome;
 }
 
 function recordResult(
@@ -324,6 +333,7 @@ async function verifyAndFinish(
     return pre !== null && post !== null && compareBuilds(post, pre) > 0;
   };
   const anyMoved = work.targets.some(moved);
+  crashPoint('build-verified');
   const groupsByStep = new Map<number, ExecutionGroup>();
   for (const g of work.groups) for (const s of g.steps) groupsByStep.set(s.id, g);
 
@@ -372,6 +382,7 @@ async function verifyAndFinish(
         ? `${name}: success, build ${build} (target ${t.target_build})${requiresRestart ? '; restart required' : ''}`
         : `${name}: ${status}: ${error}`;
     history.targetFinished(runId, t.id, t.server, { status, postBuild: build, requiresRestart, error }, status === 'success' ? 'info' : 'error', message);
+    crashPoint('target-finished');
   }
   observer.hostFinished(server, failures === 0 ? 'success' : `${failures} target(s) not successful`);
 }

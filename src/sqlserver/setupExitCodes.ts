@@ -27,7 +27,9 @@ const KNOWN: readonly ExitCodeMeaning[] = [
   { code: 87, outcome: 'failure', meaning: 'invalid parameter' },
   { code: 1, outcome: 'failure', meaning: 'general failure' },
   { code: -2067919934, outcome: 'success_restart', meaning: 'SQL setup: a computer restart is required' },
-  { code: -2068643838, outcome: 'failure', meaning: 'SQL setup: there are no SQL Server instances or shared features that can be updated on this computer (nothing to patch)' },
+  // Setup found nothing below this patch level: the update is already in. Accepted, because the
+  // post-check still demands the target build; a wrong installer is caught there.
+  { code: -2068643838, outcome: 'success', meaning: 'SQL setup: there are no SQL Server instances or shared features that can be updated on this computer (nothing to patch: already applied)' },
   { code: -2061893606, outcome: 'failure', meaning: 'SQL setup: wait on the Database Engine recovery handle failed; the service did not come back after patching' },
 ];
 

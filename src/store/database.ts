@@ -61,6 +61,35 @@ export function migrate(db: HistoryDb): void {
   }
 }
 
+/** Hands out prepared statements; the same SQL text gets the same statement back. */
+export interface StatementCache {
+  prepare(sql: string): Database.Statement;
+}
+
+// Preparing a statement (parsing and planning its SQL) costs more than running one of the small
+// guarded writes a deployment makes per step, so each SQL text is prepared once per database.
+const statementCaches = new WeakMap<HistoryDb, StatementCache>();
+
+/** The statement cache of `db`, shared by every caller that uses the same connection. */
+export function statements(db: HistoryDb): StatementCache {
+  let cache = statementCaches.get(db);
+  if (!cache) {
+    const byText = new Map<string, Database.Statement>();
+    cache = {
+      prepare(sql) {
+        let prepared = byText.get(sql);
+        if (!prepared) {
+          prepared = db.prepare(sql);
+          byText.set(sql, prepared);
+        }
+        return prepared;
+      },
+    };
+    statementCaches.set(db, cache);
+  }
+  return cache;
+}
+
 /** ISO-8601 UTC with milliseconds: the one time format of every table. */
 export function nowIso(clock: () => Date = () => new Date()): string {
   return clock().toISOString();

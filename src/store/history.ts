@@ -1,5 +1,5 @@
 import type { HostPlan, PlanTarget } from '../plan/types.js';
-import { type HistoryDb, nowIso } from './database.js';
+import { type HistoryDb, nowIso, type StatementCache, statements } from './database.js';
 import { ensureServer } from './servers.js';
 import type { EventLevel, RunMode, RunStatus, StepStatus, TargetStatus } from './states.js';
 
@@ -123,11 +123,14 @@ export interface NewRun {
  */
 export class History {
   private readonly listeners: EventListener[] = [];
+  private readonly statements: StatementCache;
 
   constructor(
     readonly db: HistoryDb,
     private readonly clock: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.statements = statements(db);
+  }
 
   onEvent(listener: EventListener): void {
     this.listeners.push(listener);
@@ -147,7 +150,7 @@ export class History {
   }
 
   private insertEvent(event: NewEvent): void {
-    this.db
+    this.statements
       .prepare(
         `INSERT INTO hotfix_events (at, hotfix_run_id, hotfix_target_id, hotfix_step_id, server, level, kind, message)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -180,7 +183,7 @@ export class History {
       .transaction(() => {
         const now = this.now();
         const runId = Number(
-          this.db
+          this.statements
             .prepare(
               `INSERT INTO hotfix_runs (started_at, status, mode, options, parent_run_id, operator, host, config_path)
                VALUES (?, 'running', ?, ?, ?, ?, ?, ?)`,
@@ -188,12 +191,12 @@ export class History {
             .run(now, run.mode, JSON.stringify(run.options), run.parentRunId, run.operator, run.host, run.configPath)
             .lastInsertRowid,
         );
-        const insertTarget = this.db.prepare(
+        const insertTarget = this.statements.prepare(
           `INSERT INTO hotfix_targets (hotfix_run_id, server_id, server, instance, version_family, edition, plan_status,
              pre_build, target_build, status, requires_restart, reached, message, error_message, completed_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         );
-        const insertStep = this.db.prepare(
+        const insertStep = this.statements.prepare(
           `INSERT INTO hotfix_steps (hotfix_target_id, step_order, host_step_order, installer_file, installer_path, parameters,
              sha256, description, required, execution_id, status)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')`,
@@ -268,33 +271,33 @@ export class History {
   }
 
   run(runId: number): RunRow | undefined {
-    return this.db.prepare('SELECT * FROM hotfix_runs WHERE id = ?').get(runId) as RunRow | undefined;
+    return this.statements.prepare('SELECT * FROM hotfix_runs WHERE id = ?').get(runId) as RunRow | undefined;
   }
 
   latestRun(): RunRow | undefined {
-    return this.db.prepare('SELECT * FROM hotfix_runs ORDER BY id DESC LIMIT 1').get() as RunRow | undefined;
+    return this.statements.prepare('SELECT * FROM hotfix_runs ORDER BY id DESC LIMIT 1').get() as RunRow | undefined;
   }
 
   latestUnfinishedRun(): RunRow | undefined {
-    return this.db
+    return this.statements
       .prepare("SELECT * FROM hotfix_runs WHERE status IN ('running', 'interrupted') ORDER BY id DESC LIMIT 1")
       .get() as RunRow | undefined;
   }
 
   recentRuns(limit: number): RunRow[] {
-    return this.db.prepare('SELECT * FROM hotfix_runs ORDER BY id DESC LIMIT ?').all(limit) as RunRow[];
+    return this.statements.prepare('SELECT * FROM hotfix_runs ORDER BY id DESC LIMIT ?').all(limit) as RunRow[];
   }
 
   targets(runId: number): TargetRow[] {
-    return this.db.prepare('SELECT * FROM hotfix_targets WHERE hotfix_run_id = ? ORDER BY server, instance').all(runId) as TargetRow[];
+    return this.statements.prepare('SELECT * FROM hotfix_targets WHERE hotfix_run_id = ? ORDER BY server, instance').all(runId) as TargetRow[];
   }
 
   target(targetId: number): TargetRow {
-    return this.db.prepare('SELECT * FROM hotfix_targets WHERE id = ?').get(targetId) as TargetRow;
+    return this.statements.prepare('SELECT * FROM hotfix_targets WHERE id = ?').get(targetId) as TargetRow;
   }
 
   steps(runId: number): StepRow[] {
-    return this.db
+    return this.statements
       .prepare(
         `SELECT s.* FROM hotfix_steps s JOIN hotfix_targets t ON t.id = s.hotfix_target_id
          WHERE t.hotfix_run_id = ? ORDER BY t.server, s.host_step_order, t.instance`,
@@ -303,7 +306,7 @@ export class History {
   }
 
   events(runId: number): EventRow[] {
-    return this.db.prepare('SELECT * FROM hotfix_events WHERE hotfix_run_id = ? ORDER BY id').all(runId) as EventRow[];
+    return this.statements.prepare('SELECT * FROM hotfix_events WHERE hotfix_run_id = ? ORDER BY id').all(runId) as EventRow[];
   }
 
   // ─── transitions ────────────────────────────────────────────────────────────────────────────
@@ -326,7 +329,7 @@ export class History {
     this.transition(
       () => {
         const now = this.now();
-        const stmt = this.db.prepare("UPDATE hotfix_targets SET status = 'in_progress', started_at = COALESCE(started_at, ?) WHERE id = ? AND status IN ('pending', 'in_progress')");
+        const stmt = this.statements.prepare("UPDATE hotfix_targets SET status = 'in_progress', started_at = COALESCE(started_at, ?) WHERE id = ? AND status IN ('pending', 'in_progress')");
         for (const id of targetIds) this.expectChanged(stmt.run(now, id).changes, 1, `target ${id} to in_progress`);
       },
       { runId, server, level: 'info', kind: 'host_started', message: `${server}: started (${targetIds.length} target(s))` },
@@ -348,10 +351,10 @@ export class History {
       () => {
         const now = this.now();
         for (const id of targetIds) {
-          this.db
+          this.statements
             .prepare("UPDATE hotfix_steps SET status = 'skipped', error_message = ?, completed_at = ? WHERE hotfix_target_id = ? AND status = 'pending'")
             .run(reason, now, id);
-          const changes = this.db
+          const changes = this.statements
             .prepare(
               "UPDATE hotfix_targets SET status = 'skipped', reached = ?, requires_restart = 0, error_message = ?, completed_at = ? WHERE id = ? AND status IN ('pending', 'in_progress')",
             )
@@ -364,7 +367,7 @@ export class History {
   }
 
   hostReached(targetIds: readonly number[]): void {
-    const stmt = this.db.prepare('UPDATE hotfix_targets SET reached = 1 WHERE id = ?');
+    const stmt = this.statements.prepare('UPDATE hotfix_targets SET reached = 1 WHERE id = ?');
     this.db.transaction(() => targetIds.forEach((id) => stmt.run(id)))();
   }
 
@@ -372,7 +375,7 @@ export class History {
   stepsRunning(runId: number, executionId: string, server: string, message: string): void {
     this.transition(
       () => {
-        const changes = this.db
+        const changes = this.statements
           .prepare(
             `UPDATE hotfix_steps SET status = 'running', started_at = ?, completed_at = NULL
              WHERE execution_id = ? AND status IN ('pending', 'interrupted')`,
@@ -404,7 +407,7 @@ export class History {
   ): void {
     this.transition(
       () => {
-        const changes = this.db
+        const changes = this.statements
           .prepare(
             `UPDATE hotfix_steps SET status = ?, completed_at = ?, started_at = COALESCE(?, started_at), exit_code = ?, exit_meaning = ?,
                duration_ms = ?, output = ?, error_message = ?
@@ -431,7 +434,7 @@ export class History {
   stepsInterrupted(runId: number, executionId: string, server: string, message: string, error?: unknown): void {
     this.transition(
       () => {
-        this.db.prepare("UPDATE hotfix_steps SET status = 'interrupted' WHERE execution_id = ? AND status = 'running'").run(executionId);
+        this.statements.prepare("UPDATE hotfix_steps SET status = 'interrupted' WHERE execution_id = ? AND status = 'running'").run(executionId);
       },
       { runId, server, level: 'warn', kind: 'step_interrupted', message, error },
     );
@@ -441,7 +444,7 @@ export class History {
     if (stepIds.length === 0) return;
     this.transition(
       () => {
-        const stmt = this.db.prepare("UPDATE hotfix_steps SET status = 'skipped', error_message = ?, completed_at = ? WHERE id = ? AND status = 'pending'");
+        const stmt = this.statements.prepare("UPDATE hotfix_steps SET status = 'skipped', error_message = ?, completed_at = ? WHERE id = ? AND status = 'pending'");
         const now = this.now();
         for (const id of stepIds) this.expectChanged(stmt.run(reason, now, id).changes, 1, `step ${id} to skipped`);
       },
@@ -459,7 +462,7 @@ export class History {
   ): void {
     this.transition(
       () => {
-        const changes = this.db
+        const changes = this.statements
           .prepare(
             `UPDATE hotfix_targets SET status = ?, post_build = COALESCE(?, post_build), requires_restart = ?, error_message = ?, completed_at = ?
              WHERE id = ? AND status IN ('pending', 'in_progress')`,
@@ -475,7 +478,7 @@ export class History {
     this.transition(
       () => {
         const finished = status === 'interrupted' || status === 'running' ? null : this.now();
-        this.db.prepare('UPDATE hotfix_runs SET status = ?, finished_at = ?, exit_code = ? WHERE id = ?').run(status, finished, exitCode, runId);
+        this.statements.prepare('UPDATE hotfix_runs SET status = ?, finished_at = ?, exit_code = ? WHERE id = ?').run(status, finished, exitCode, runId);
       },
       { runId, level: status === 'succeeded' ? 'info' : 'warn', kind: `run_${status}`, message },
     );
@@ -485,7 +488,7 @@ export class History {
   runResumed(runId: number, message: string): void {
     this.transition(
       () => {
-        this.db.prepare("UPDATE hotfix_runs SET status = 'running', finished_at = NULL, exit_code = NULL WHERE id = ?").run(runId);
+        this.statements.prepare("UPDATE hotfix_runs SET status = 'running', finished_at = NULL, exit_code = NULL WHERE id = ?").run(runId);
       },
       { runId, level: 'info', kind: 'run_resumed', message },
     );

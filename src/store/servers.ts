@@ -1,5 +1,5 @@
 import type { HistoryDb } from './database.js';
-import { nowIso } from './database.js';
+import { nowIso, statements } from './database.js';
 
 /** A row of `servers`: an instance the tool knows, from the targets file, an import or a discovery. */
 export interface ServerRow {
@@ -36,11 +36,11 @@ export interface ServerDetails extends ServerIdentity {
 }
 
 export function activeServers(db: HistoryDb): ServerRow[] {
-  return db.prepare('SELECT * FROM servers WHERE is_active = 1 ORDER BY server, instance').all() as ServerRow[];
+  return statements(db).prepare('SELECT * FROM servers WHERE is_active = 1 ORDER BY server, instance').all() as ServerRow[];
 }
 
 export function findServer(db: HistoryDb, who: ServerIdentity): ServerRow | undefined {
-  return db.prepare('SELECT * FROM servers WHERE server = ? AND instance = ?').get(who.server, who.instance) as
+  return statements(db).prepare('SELECT * FROM servers WHERE server = ? AND instance = ?').get(who.server, who.instance) as
     | ServerRow
     | undefined;
 }
@@ -52,7 +52,7 @@ export function findServer(db: HistoryDb, who: ServerIdentity): ServerRow | unde
 export function ensureServer(db: HistoryDb, details: ServerDetails, source: string, now = nowIso()): number {
   const existing = findServer(db, details);
   if (existing) {
-    db.prepare(
+    statements(db).prepare(
       `UPDATE servers SET port = COALESCE(?, port), transport = COALESCE(?, transport), credential = COALESCE(?, credential),
          tags = COALESCE(?, tags), version = COALESCE(?, version), edition = COALESCE(?, edition), is_active = 1
        WHERE id = ?`,
@@ -67,7 +67,7 @@ export function ensureServer(db: HistoryDb, details: ServerDetails, source: stri
     );
     return existing.id;
   }
-  const result = db
+  const result = statements(db)
     .prepare(
       `INSERT INTO servers (server, instance, port, transport, credential, tags, version, edition, is_active, source, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
@@ -95,7 +95,7 @@ export function recordDiscovery(
   now = nowIso(),
 ): void {
   const id = ensureServer(db, who, 'discovery', now);
-  db.prepare('UPDATE servers SET version = ?, edition = COALESCE(?, edition), version_family = ?, last_seen_at = ? WHERE id = ?').run(
+  statements(db).prepare('UPDATE servers SET version = ?, edition = COALESCE(?, edition), version_family = ?, last_seen_at = ? WHERE id = ?').run(
     found.version,
     found.edition,
     found.family,

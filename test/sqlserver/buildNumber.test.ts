@@ -85,7 +85,7 @@ describe('classifyExitCode', () => {
     [1603, 'failure', 'fatal error during installation'],
     [1618, 'failure', 'another installation is already in progress'],
     [-2067919934, 'success_restart', 'restart is required'],
-    [-2068643838, 'failure', 'nothing to patch'],
+    [-2068643838, 'success', 'nothing to patch'],
   ])('%i is %s (%s)', (code, outcome, meaning) => {
     const result = classifyExitCode(code);
     expect(result.outcome).toBe(outcome);

@@ -33,7 +33,11 @@ function New-RemotingCredential {
 
 function Open-RemotingSession {
     param([Parameter(Mandatory = $true)][System.Collections.IDictionary]$Request)
-    $optionParameters = @{ OpenTimeout = [int](Get-OperationArgument -Arguments $Request -Name 'openTimeoutMs' -Optional -Default 30000) }
+    $optionParameters = @{}
+    # PowerShell on Linux and macOS offers only the certificate switches of New-PSSessionOption.
+    if ((Get-Command -Name New-PSSessionOption).Parameters.ContainsKey('OpenTimeout')) {
+        $optionParameters['OpenTimeout'] = [int](Get-OperationArgument -Arguments $Request -Name 'openTimeoutMs' -Optional -Default 30000)
+    }
     if ([bool](Get-OperationArgument -Arguments $Request -Name 'skipCaCheck' -Optional -Default $false)) { $optionParameters['SkipCACheck'] = $true }
     if ([bool](Get-OperationArgument -Arguments $Request -Name 'skipCnCheck' -Optional -Default $false)) { $optionParameters['SkipCNCheck'] = $true }
     $sessionParameters = @{

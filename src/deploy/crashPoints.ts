@@ -1,0 +1,29 @@
+/**
+ * Named moments in a deployment where the fault-injection tests kill the process, as a power cut or
+ * `kill -9` would. Inert unless AUTODBAUDIT_CRASH_AT is set (`name` or `name:n` for the n-th pass),
+ * which only the test suite does; the check is one string comparison.
+ */
+const spec = process.env.AUTODBAUDIT_CRASH_AT;
+const [crashName, crashCount] = spec ? [spec.split(':')[0], Number(spec.split(':')[1] ?? '1')] : [undefined, 0];
+let passes = 0;
+
+export const CRASH_POINTS = [
+  'run-created',
+  'target-started',
+  'host-reached',
+  'preflight-done',
+  'staged',
+  'step-marked-running',
+  'installer-returned',
+  'step-recorded',
+  'build-verified',
+  'target-finished',
+  'run-finishing',
+] as const;
+export type CrashPoint = (typeof CRASH_POINTS)[number];
+
+export function crashPoint(name: CrashPoint): void {
+  if (crashName !== name) return;
+  passes++;
+  if (passes === crashCount) process.kill(process.pid, 'SIGKILL');
+}
