@@ -86,6 +86,13 @@ const MAX_WIDTH = 60;
 const OUTPUT_EXCERPT_LINES = 15;
 const OUTPUT_EXCERPT_CHARS = 2_000;
 
+// Excel refuses a workbook with a cell longer than 32,767 characters.
+const MAX_CELL_TEXT = 32_000;
+
+function fitCell(value: string | number | Date | null): CellValue {
+  return typeof value === 'string' && value.length > MAX_CELL_TEXT ? `${value.slice(0, MAX_CELL_TEXT)}…` : value;
+}
+
 /** Excel durations are fractions of a day. */
 function durationValue(ms: number | null): number | null {
   return ms === null ? null : ms / MS_PER_DAY;
@@ -126,7 +133,7 @@ function addTable<Row>(sheet: Worksheet, columns: readonly TableColumn<Row>[], r
     cell.alignment = { vertical: 'middle', wrapText: false };
   });
   for (const item of rows) {
-    const row = sheet.addRow(columns.map((c) => c.value(item) as CellValue));
+    const row = sheet.addRow(columns.map((c) => fitCell(c.value(item))));
     columns.forEach((column, index) => {
       const cell = row.getCell(index + 1);
       if (column.kind === 'date') cell.numFmt = DATE_FORMAT;
@@ -201,12 +208,12 @@ function addSummarySheet(workbook: Workbook, data: RunReportData): void {
 
   const fields: [string, CellValue, Tone | null, string | null][] = [
     ['Run id', run.id, null, null],
-    ['Parent run', run.parentRunId, null, null],
+    ['Parent run', run.parentRunId ?? '(none)', null, null],
     ['Mode', run.mode, null, null],
     ['Status', run.status, RUN_TONE[run.status], null],
     ['Exit code', run.exitCode, null, null],
     ['Started (UTC)', run.startedAt, null, DATE_FORMAT],
-    ['Finished (UTC)', run.finishedAt, null, DATE_FORMAT],
+    ['Finished (UTC)', run.finishedAt ?? '(not finished)', null, DATE_FORMAT],
     ['Duration', durationValue(run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null), null, DURATION_FORMAT],
     ['Operator', run.operator, null, null],
     ['Host', run.host, null, null],
@@ -214,7 +221,7 @@ function addSummarySheet(workbook: Workbook, data: RunReportData): void {
     ['Report generated (UTC)', data.generatedAt, null, DATE_FORMAT],
   ];
   for (const [name, value] of Object.entries(run.options)) {
-    fields.push([`Option: ${name}`, typeof value === 'string' || typeof value === 'number' ? value : JSON.stringify(value), null, null]);
+    fields.push([`Option: ${name}`, optionText(value), null, null]);
   }
   sheet.addRow([]);
   sectionTitle(sheet, 'Run');
@@ -252,6 +259,12 @@ function addSummarySheet(workbook: Workbook, data: RunReportData): void {
   sheet.getColumn(1).width = 26;
   sheet.getColumn(2).width = Math.min(MAX_WIDTH, Math.max(16, ...fields.map(([, value]) => (typeof value === 'string' ? value.length + 2 : 0))));
   for (let column = 3; column <= TARGET_STATUS.length + 2; column++) sheet.getColumn(column).width = 12;
+}
+
+function optionText(value: unknown): CellValue {
+  if (typeof value === 'string' || typeof value === 'number') return fitCell(value);
+  if (typeof value === 'boolean') return yesNo(value);
+  return fitCell(JSON.stringify(value) ?? null);
 }
 
 function sectionTitle(sheet: Worksheet, text: string): void {
