@@ -22,14 +22,14 @@ export function formatRunSummary(
   const rows = targets.map((t) => rowOf(t, steps));
   const headers = ['TARGET', 'STATUS', 'BUILD BEFORE → AFTER', 'TARGET BUILD', 'RESTART', 'DETAIL'];
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r.cells[i]!.length)));
-  const fit = (cells: readonly string[]) =>
+  const alignRow = (cells: readonly string[]) =>
     cells
       .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
       .join('  ')
       .trimEnd();
-  const lines = [`Run ${runId}: ${run.status} (exit code ${context.exitCode})`, fit(headers)];
+  const lines = [`Run ${runId}: ${run.status} (exit code ${context.exitCode})`, alignRow(headers)];
   for (const r of rows) {
-    const text = fit(r.cells);
+    const text = alignRow(r.cells);
     lines.push(context.color ? `${COLOUR[r.status]}${text}\x1b[0m` : text);
   }
   const counts = new Map<string, number>();

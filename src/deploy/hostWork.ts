@@ -4,6 +4,7 @@ import { isFinalTargetStatus, type StepStatus } from '../store/states.js';
 
 /** One installer execution on a host and the steps (one per target it serves) that record it. */
 export interface ExecutionGroup {
+  readonly server: string;
   readonly executionId: string;
   readonly hostStepOrder: number;
   readonly installer: string;
@@ -56,6 +57,7 @@ export function loadHostWork(history: History, runId: number): HostWork[] {
       .map(([executionId, groupSteps]): ExecutionGroup => {
         const s = groupSteps[0]!;
         return {
+          server: first.server,
           executionId,
           hostStepOrder: s.host_step_order,
           installer: s.installer_file,

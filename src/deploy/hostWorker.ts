@@ -252,8 +252,8 @@ function recordResult(
   result: InstallResult,
   times: { startedAt?: string; completedAt?: string },
 ): GroupOutcome {
-  const { history, observer } = ctx;
-  const server = label.split(' ')[0]!;
+  const { history } = ctx;
+  const server = group.server;
   switch (result.kind) {
     case 'exited': {
       const meaning = classifyExitCode(result.exitCode);

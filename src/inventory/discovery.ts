@@ -56,7 +56,9 @@ export async function discoverInventory(
             await session.close();
           }
         } catch (error) {
-          results.set(key, { ok: false, reason: errorMessage(error) });
+          const message = errorMessage(error);
+          const own = message.startsWith(`${first.server}: `) ? message.slice(first.server.length + 2) : message;
+          results.set(key, { ok: false, reason: `could not be reached: ${own}` });
         }
       }),
     ),
@@ -70,7 +72,7 @@ export async function discoverInventory(
     const base = { server: t.server, instance: t.instance, transport: t.transport, port: t.port, credential: t.credential };
     if (!outcome.ok) {
       warnings.push(
-        `${t.server}\\${t.instance}: could not be reached (${outcome.reason}); showing the recorded version ${t.recordedVersion ?? '(none)'}`,
+        `${t.server}\\${t.instance}: ${outcome.reason}; showing the recorded version ${t.recordedVersion ?? '(none)'}`,
       );
       inventory.push({ ...base, version: t.recordedVersion, edition: t.recordedEdition, reachable: false, unreachableReason: outcome.reason });
       continue;

@@ -9,7 +9,6 @@ export const labInstallerSchema = z.strictObject({
   family: z.string().min(1),
   sets_build: z.string().min(1),
   seconds: z.number().nonnegative().default(60),
-  size_gb: z.number().nonnegative().optional().describe('Disk the real installer would need, for pre-flight.'),
 });
 export type LabInstaller = z.infer<typeof labInstallerSchema>;
 

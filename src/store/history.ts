@@ -368,7 +368,9 @@ export class History {
 
   hostReached(targetIds: readonly number[]): void {
     const stmt = this.statements.prepare('UPDATE hotfix_targets SET reached = 1 WHERE id = ?');
-    this.db.transaction(() => targetIds.forEach((id) => stmt.run(id)))();
+    this.db.transaction(() => {
+      for (const id of targetIds) stmt.run(id);
+    })();
   }
 
   /** Marks the steps of one execution running: the last write before the installer is started. */

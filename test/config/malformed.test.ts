@@ -11,7 +11,7 @@ const goodTargets = { schema_version: 1, targets: [{ server: 'SQL1', instance: '
 interface Case {
   readonly name: string;
   readonly files: Record<string, unknown>;
-  /** Every one of these must appear in stderr, e.g. `hotfix_mapping.json: mappings[0].files[0].order`. */
+  /** Every one of these must appear in stderr, e.g. `hotfix_mapping.json: mappings[0].files[0]!.order`. */
   readonly expect: readonly string[];
 }
 
@@ -25,40 +25,45 @@ function tree(overrides: Record<string, unknown>): Record<string, unknown> {
   };
 }
 
-const withMapping = (m: (x: ReturnType<typeof mapping>) => void) => {
-  const copy = structuredClone(goodMapping);
-  m(copy);
+interface MappingShape {
+  mappings: (Record<string, unknown> & { files: Record<string, unknown>[] })[];
+}
+
+/** A copy of the good mapping, changed by `change`: each case breaks one thing. */
+const withMapping = (change: (m: MappingShape) => void) => {
+  const copy = structuredClone(goodMapping) as unknown as MappingShape;
+  change(copy);
   return copy;
 };
 
 const cases: Case[] = [
   {
     name: 'order that is not a positive integer',
-    files: tree({ 'config/hotfix_mapping.json': withMapping((m) => ((m.mappings as any[])[0].files[0].order = 0)) }),
-    expect: ['hotfix_mapping.json: mappings[0].files[0].order: expected a positive integer'],
+    files: tree({ 'config/hotfix_mapping.json': withMapping((m) => (m.mappings[0]!.files[0]!.order = 0)) }),
+    expect: ['hotfix_mapping.json: mappings[0].files[0]!.order: expected a positive integer'],
   },
   {
     name: 'order as a string',
-    files: tree({ 'config/hotfix_mapping.json': withMapping((m) => ((m.mappings as any[])[0].files[0].order = 'first')) }),
-    expect: ['hotfix_mapping.json: mappings[0].files[0].order'],
+    files: tree({ 'config/hotfix_mapping.json': withMapping((m) => (m.mappings[0]!.files[0]!.order = 'first')) }),
+    expect: ['hotfix_mapping.json: mappings[0].files[0]!.order'],
   },
   {
     name: 'duplicate order within a mapping',
     files: tree({
-      'config/hotfix_mapping.json': withMapping((m) => (m.mappings as any[])[0].files.push({ filename: 'B.exe', path: 'hotfixes/2019/', order: 1 })),
+      'config/hotfix_mapping.json': withMapping((m) => m.mappings[0]!.files.push({ filename: 'B.exe', path: 'hotfixes/2019/', order: 1 })),
     }),
     expect: ['hotfix_mapping.json: mappings[0].files[1].order: order 1 is also used by files[0]'],
   },
   {
     name: 'min_build not below target_build',
-    files: tree({ 'config/hotfix_mapping.json': withMapping((m) => ((m.mappings as any[])[0].min_build = '15.0.4395.2')) }),
+    files: tree({ 'config/hotfix_mapping.json': withMapping((m) => (m.mappings[0]!.min_build = '15.0.4395.2')) }),
     expect: ['hotfix_mapping.json: mappings[0].min_build: min_build 15.0.4395.2 must be lower than target_build 15.0.4395.2'],
   },
   {
     name: 'min_build compared numerically, not as text',
     files: tree({
       'config/hotfix_mapping.json': withMapping((m) => {
-        const e = (m.mappings as any[])[0];
+        const e = m.mappings[0]!;
         e.min_build = '15.0.10000.0';
         e.target_build = '15.0.9999.0';
       }),
@@ -67,32 +72,32 @@ const cases: Case[] = [
   },
   {
     name: 'a build that is not a build',
-    files: tree({ 'config/hotfix_mapping.json': withMapping((m) => ((m.mappings as any[])[0].target_build = 'CU30')) }),
+    files: tree({ 'config/hotfix_mapping.json': withMapping((m) => (m.mappings[0]!.target_build = 'CU30')) }),
     expect: ['hotfix_mapping.json: mappings[0].target_build: not a SQL Server build: "CU30"'],
   },
   {
     name: 'overlapping ranges for the same family and edition',
     files: tree({
       'config/hotfix_mapping.json': withMapping((m) =>
-        (m.mappings as any[]).push({ version_family: '2019', min_build: '15.0.4300.0', target_build: '15.0.4400.0', files: [{ filename: 'X.exe', order: 1 }] }),
+        m.mappings.push({ version_family: '2019', min_build: '15.0.4300.0', target_build: '15.0.4400.0', files: [{ filename: 'X.exe', order: 1 }] }),
       ),
     }),
     expect: ['hotfix_mapping.json: mappings[1]: range 15.0.4300.0–15.0.4400.0 overlaps mappings[0]'],
   },
   {
     name: 'unknown version family',
-    files: tree({ 'config/hotfix_mapping.json': withMapping((m) => ((m.mappings as any[])[0].version_family = '2020')) }),
+    files: tree({ 'config/hotfix_mapping.json': withMapping((m) => (m.mappings[0]!.version_family = '2020')) }),
     expect: ['hotfix_mapping.json: mappings[0].version_family: unknown version family "2020"'],
   },
   {
     name: 'unknown key in a mapping file entry',
-    files: tree({ 'config/hotfix_mapping.json': withMapping((m) => ((m.mappings as any[])[0].files[0].checksum = 'abc')) }),
-    expect: ['hotfix_mapping.json: mappings[0].files[0].checksum: unknown key'],
+    files: tree({ 'config/hotfix_mapping.json': withMapping((m) => (m.mappings[0]!.files[0]!.checksum = 'abc')) }),
+    expect: ['hotfix_mapping.json: mappings[0].files[0]!.checksum: unknown key'],
   },
   {
     name: 'bad sha256',
-    files: tree({ 'config/hotfix_mapping.json': withMapping((m) => ((m.mappings as any[])[0].files[0].sha256 = 'abc')) }),
-    expect: ['hotfix_mapping.json: mappings[0].files[0].sha256: expected 64 hexadecimal characters'],
+    files: tree({ 'config/hotfix_mapping.json': withMapping((m) => (m.mappings[0]!.files[0]!.sha256 = 'abc')) }),
+    expect: ['hotfix_mapping.json: mappings[0].files[0]!.sha256: expected 64 hexadecimal characters'],
   },
   {
     name: 'duplicate targets, case-insensitively',
@@ -170,10 +175,10 @@ const cases: Case[] = [
   {
     name: 'several problems in several files, all reported at once',
     files: tree({
-      'config/hotfix_mapping.json': withMapping((m) => ((m.mappings as any[])[0].files[0].order = -1)),
+      'config/hotfix_mapping.json': withMapping((m) => (m.mappings[0]!.files[0]!.order = -1)),
       'config/sql_targets.json': { schema_version: 1, targets: [{ server: '', instance: 'X' }] },
     }),
-    expect: ['mappings[0].files[0].order', 'sql_targets.json: targets[0].server'],
+    expect: ['mappings[0].files[0]!.order', 'sql_targets.json: targets[0].server'],
   },
 ];
 

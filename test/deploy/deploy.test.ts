@@ -180,7 +180,7 @@ describe('a deployment with a failure mix', () => {
   });
 
   it('prints plain timestamped lines without a terminal, and a summary table', () => {
-    expect(result.stdout).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z INFO  OK1: started/m);
+    expect(result.stdout).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z INFO {2}OK1: started/m);
     expect(result.stdout).toMatch(/^FAIL1603\\MSSQLSERVER +failed +15\.0\.4298\.1 → 15\.0\.4298\.1/m);
     expect(result.stdout).toContain('Retry the failed and partial targets with --deploy-hotfixes --retry-failed');
   });

@@ -34,12 +34,12 @@ describe('history.db schema', () => {
       "INSERT INTO hotfix_targets (hotfix_run_id, server_id, server, instance, plan_status, status) VALUES (1, ?, 'A', ?, 'pending', ?)",
     );
     const target = (instance: string, status: string) => insertTarget.run(Number(insertServer.run(instance).lastInsertRowid), instance, status);
-    TARGET_STATUS.forEach((status, i) => target(`I${i}`, status));
+    for (const [i, status] of TARGET_STATUS.entries()) target(`I${i}`, status);
     expect(() => target('BAD', 'done')).toThrow(/CHECK constraint failed/);
     const insertStep = db.prepare(
       "INSERT INTO hotfix_steps (hotfix_target_id, step_order, host_step_order, installer_file, installer_path, parameters, required, execution_id, status) VALUES (1, ?, 1, 'x.exe', '/x.exe', '', 1, 'e', ?)",
     );
-    STEP_STATUS.forEach((status, i) => insertStep.run(i + 1, status));
+    for (const [i, status] of STEP_STATUS.entries()) insertStep.run(i + 1, status);
     expect(() => insertStep.run(99, 'paused')).toThrow(/CHECK constraint failed/);
     expect(() => db.prepare("INSERT INTO hotfix_targets (hotfix_run_id, server_id, server, instance, plan_status, status) VALUES (42, 1, 'A', 'Z', 'pending', 'pending')").run()).toThrow(
       /FOREIGN KEY/,

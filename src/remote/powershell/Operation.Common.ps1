@@ -304,7 +304,9 @@ function New-OperationError {
     # The error object of the operation's JSON: message, a type to match on, and where it was raised.
     param([Parameter(Mandatory = $true)][System.Management.Automation.ErrorRecord]$ErrorRecord)
     $exception = $ErrorRecord.Exception
-    while ($exception -is [System.Management.Automation.MethodInvocationException] -and $null -ne $exception.InnerException) {
+    # PowerShell wraps .NET failures (a method call, a division) in exceptions of its own.
+    while ($null -ne $exception.InnerException -and ($exception -is [System.Management.Automation.MethodInvocationException] -or
+            $exception.GetType() -eq [System.Management.Automation.RuntimeException])) {
         $exception = $exception.InnerException
     }
     $type = $exception.GetType().FullName

@@ -1,0 +1,257 @@
+# install and installerStatus with real processes: the detached wrapper, a fake installer (a shell
+# script) and its children all run. Only the surfaces are mocked, with their Linux counterparts.
+BeforeAll {
+    $operations = Join-Path $PSScriptRoot '../../src/remote/powershell'
+    . (Join-Path $operations 'Operation.Common.ps1')
+    . (Join-Path $operations 'Surfaces.Windows.ps1')
+    . (Join-Path $operations 'InstallerExecution.ps1')
+    . (Join-Path $operations 'Install.ps1')
+    . (Join-Path $operations 'InstallerStatus.ps1')
+    . (Join-Path $PSScriptRoot 'fixtures/PosixProcess.ps1')
+    $script:SummaryFixture = Join-Path $PSScriptRoot 'fixtures/SetupBootstrap/Log'
+
+    function Invoke-TestOperation {
+        param([string]$EntryPoint, [System.Collections.IDictionary]$Arguments)
+        $encoded = [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes((ConvertTo-OperationJson -Value $Arguments)))
+        return (ConvertFrom-OperationJson -Json (Invoke-Operation -ArgumentsBase64 $encoded -EntryPoint $EntryPoint))
+    }
+
+    function New-TestInstaller {
+        # A shell script standing in for SQL Server setup.
+        param([string]$Path, [string]$Body, [switch]$NotExecutable)
+        [System.IO.File]::WriteAllText($Path, "#!/bin/sh`n" + $Body + "`n")
+        if (-not $NotExecutable) { & chmod +x $Path }
+    }
+
+    function Get-TestProcessIdByCommandLine {
+        # Running processes whose command line contains the text.
+        param([string]$Text)
+        foreach ($directory in [System.IO.Directory]::GetDirectories('/proc')) {
+            $name = [System.IO.Path]::GetFileName($directory)
+            if ($name -notmatch '^[0-9]+$' -or [int]$name -eq $PID) { continue }
+            try { $commandLine = [System.IO.File]::ReadAllText($directory + '/cmdline').Replace([char]0, ' ') } catch { continue }
+            if ($commandLine.Contains($Text) -and (Test-PosixProcessRunning -ProcessId ([int]$name))) { [int]$name }
+        }
+    }
+
+    function Wait-TestCondition {
+        param([scriptblock]$Condition, [double]$Seconds = 15)
+        $deadline = (Get-Date).AddSeconds($Seconds)
+        while (-not (& $Condition)) {
+            if ((Get-Date) -gt $deadline) { throw 'condition not met in time' }
+            Start-Sleep -Milliseconds 50
+        }
+    }
+}
+
+Describe 'Stop-ProcessTree' {
+    It 'stops a real child pwsh and the grandchild it started' {
+        Mock Get-ChildProcessId { Get-PosixChildProcessId -ProcessId $ProcessId }
+        $marker = '300.{0}' -f (Get-Random -Minimum 1000 -Maximum 9999)
+        $child = Start-Process -FilePath (Get-PowerShellExecutablePath) -ArgumentList @('-NoProfile', '-NonInteractive', '-Command', "/bin/sleep $marker") -RedirectStandardOutput '/dev/null' -PassThru
+        Wait-TestCondition { @(Get-PosixChildProcessId -ProcessId $child.Id).Count -gt 0 }
+        $grandchild = @(Get-PosixChildProcessId -ProcessId $child.Id)[0]
+        Test-PosixProcessRunning -ProcessId $grandchild | Should -BeTrue
+
+        $stopped = Stop-ProcessTree -RootId $child.Id
+
+        $stopped | Should -Contain $child.Id
+        $stopped | Should -Contain $grandchild
+        Test-PosixProcessRunning -ProcessId $child.Id | Should -BeFalse
+        Test-PosixProcessRunning -ProcessId $grandchild | Should -BeFalse
+        @(Get-TestProcessIdByCommandLine -Text $marker).Count | Should -Be 0
+    }
+}
+
+Describe 'install' {
+    BeforeEach {
+        $script:Work = Join-Path ([System.IO.Path]::GetTempPath()) ('install-' + [guid]::NewGuid().ToString('N'))
+        $script:Staging = Join-Path $script:Work 'staging'
+        $script:Logs = Join-Path $script:Work 'Log'
+        $null = New-Item -ItemType Directory -Path $script:Staging
+        Copy-Item -LiteralPath $script:SummaryFixture -Destination $script:Logs -Recurse
+        # Logs of an older run: not this execution's.
+        foreach ($file in @(Get-ChildItem -LiteralPath $script:Logs -Recurse -File)) { $file.LastWriteTimeUtc = [datetime]::new(2024, 6, 11, 14, 5, 1, [System.DateTimeKind]::Utc) }
+        Mock Start-DetachedProcess { Start-PosixDetachedProcess -FilePath $FilePath -ArgumentList $ArgumentList -WorkingDirectory $WorkingDirectory }
+        Mock Get-ChildProcessId { Get-PosixChildProcessId -ProcessId $ProcessId }
+        Mock Get-SetupBootstrapLogDirectory { $script:Logs }
+    }
+    AfterEach {
+        Remove-Item -LiteralPath $script:Work -Recurse -Force -ErrorAction SilentlyContinue
+    }
+
+    It 'runs the installer with the parameters as written and reports exit code, duration and the Summary.txt tail' {
+        $installer = Join-Path $script:Staging 'SQLServer2019-KB5046859-x64.exe'
+        # Like setup, it writes Summary.txt; it exits 42 because POSIX exit codes stop at 255.
+        New-TestInstaller -Path $installer -Body ('printf "%s|" "$@" > "{0}/arguments.txt"; touch "{1}/Summary.txt"; exit 42' -f $script:Work, $script:Logs)
+        $envelope = Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments ([ordered]@{
+                stagingDir = $script:Staging; executionId = 'run-1.step-1'; installerPath = $installer
+                parameters = '/quiet /IAcceptSQLServerLicenseTerms /Action=Patch "/InstanceName=A B" $HOME'; timeoutSeconds = 60
+            })
+
+        $envelope['ok'] | Should -BeTrue
+        $result = $envelope['result']
+        $result['outcome'] | Should -Be 'exited'
+        $result['exitCode'] | Should -Be 42
+        $result['attached'] | Should -BeFalse
+        $result['durationMs'] | Should -BeGreaterThan 0
+        $result['finishedAt'] | Should -Match '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$'
+        [System.IO.File]::ReadAllText((Join-Path $script:Work 'arguments.txt')) | Should -Be '/quiet|/IAcceptSQLServerLicenseTerms|/Action=Patch|/InstanceName=A B|$HOME|'
+        $result['summaryPath'] | Should -Be (Join-Path $script:Logs 'Summary.txt')
+        $expectedTail = @(Get-Content -LiteralPath (Join-Path $script:SummaryFixture 'Summary.txt') -Tail 40) -join "`r`n"
+        $result['summaryTail'] | Should -Be $expectedTail
+        $result['summaryTail'] | Should -BeLike '*Exit code (Decimal):           3010*'
+
+        $record = ConvertFrom-OperationJson -Json ([System.IO.File]::ReadAllText((Join-Path $script:Staging 'executions/run-1.step-1.json')))
+        $record['state'] | Should -Be 'finished'
+        $record['exitCode'] | Should -Be 42
+        $record['installerPid'] | Should -BeGreaterThan 0
+        $record['wrapperPid'] | Should -BeGreaterThan 0
+        Should -Invoke Start-DetachedProcess -Times 1 -Exactly
+    }
+
+    It 'attaches to an execution with the same id and waits for it, never starting a second installer' {
+        $installer = Join-Path $script:Staging 'cu.exe'
+        New-TestInstaller -Path $installer -Body ('echo run >> "{0}/runs.txt"; sleep 2; exit 7' -f $script:Work)
+        $arguments = [ordered]@{ stagingDir = $script:Staging; executionId = 'attach-me'; installerPath = $installer; parameters = ''; timeoutSeconds = 60; waitSeconds = 0.2 }
+
+        $first = (Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments $arguments)['result']
+        $first['outcome'] | Should -Be 'running'
+        $first['attached'] | Should -BeFalse
+        (Invoke-TestOperation -EntryPoint 'Invoke-InstallerStatusOperation' -Arguments ([ordered]@{ stagingDir = $script:Staging; executionId = 'attach-me' }))['result']['state'] | Should -Be 'running'
+
+        $arguments['waitSeconds'] = 30
+        $second = (Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments $arguments)['result']
+        $second['outcome'] | Should -Be 'exited'
+        $second['attached'] | Should -BeTrue
+        $second['exitCode'] | Should -Be 7
+        $second['startedAt'] | Should -Be $first['startedAt']
+
+        $third = (Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments $arguments)['result']
+        $third['exitCode'] | Should -Be 7
+        @(Get-Content -LiteralPath (Join-Path $script:Work 'runs.txt')).Count | Should -Be 1
+        Should -Invoke Start-DetachedProcess -Times 1 -Exactly
+    }
+
+    It 'stops the whole process tree once the timeout has passed since the start' {
+        $marker = '300.{0}' -f (Get-Random -Minimum 1000 -Maximum 9999)
+        $installer = Join-Path $script:Staging 'hangs.exe'
+        # The installer starts a PowerShell that starts a sleeping grandchild, as setup starts its own engine.
+        New-TestInstaller -Path $installer -Body ('"{0}" -NoProfile -NonInteractive -Command "/bin/sleep {1}"' -f (Get-PowerShellExecutablePath), $marker)
+        $result = (Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments ([ordered]@{
+                    stagingDir = $script:Staging; executionId = 'hangs'; installerPath = $installer; parameters = ''; timeoutSeconds = 3
+                }))['result']
+
+        $result['outcome'] | Should -Be 'timed_out'
+        $result['exitCode'] | Should -BeNullOrEmpty
+        $result['durationMs'] | Should -BeGreaterOrEqual 3000
+        @(Get-TestProcessIdByCommandLine -Text $marker).Count | Should -Be 0
+        @(Get-TestProcessIdByCommandLine -Text 'hangs.exe').Count | Should -Be 0
+
+        $status = (Invoke-TestOperation -EntryPoint 'Invoke-InstallerStatusOperation' -Arguments ([ordered]@{ stagingDir = $script:Staging; executionId = 'hangs' }))['result']
+        $status['state'] | Should -Be 'finished'
+        $status['timedOut'] | Should -BeTrue
+        $status['exitCode'] | Should -BeNullOrEmpty
+    }
+
+    It 'reports an installer that cannot be started' {
+        $installer = Join-Path $script:Staging 'not-executable.exe'
+        New-TestInstaller -Path $installer -Body 'exit 0' -NotExecutable
+        $envelope = Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments ([ordered]@{
+                stagingDir = $script:Staging; executionId = 'cannot-start'; installerPath = $installer; parameters = ''; timeoutSeconds = 30
+            })
+        $envelope['ok'] | Should -BeFalse
+        $envelope['error']['type'] | Should -Be 'InstallerStartFailed'
+        $envelope['error']['message'] | Should -BeLike '*not-executable.exe*'
+    }
+
+    It 'refuses a missing installer and an executionId that is not a plain name' {
+        $missing = Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments ([ordered]@{
+                stagingDir = $script:Staging; executionId = 'x'; installerPath = (Join-Path $script:Staging 'absent.exe'); parameters = ''; timeoutSeconds = 30
+            })
+        $missing['error']['type'] | Should -Be 'FileNotFound'
+        $traversal = Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments ([ordered]@{
+                stagingDir = $script:Staging; executionId = '../x'; installerPath = (Join-Path $script:Staging 'absent.exe'); parameters = ''; timeoutSeconds = 30
+            })
+        $traversal['error']['type'] | Should -Be 'InvalidArguments'
+        Should -Invoke Start-DetachedProcess -Times 0
+    }
+}
+
+Describe 'installerStatus' {
+    BeforeEach {
+        $script:Staging = Join-Path ([System.IO.Path]::GetTempPath()) ('status-' + [guid]::NewGuid().ToString('N'))
+        $null = New-Item -ItemType Directory -Path (Join-Path $script:Staging 'executions') -Force
+    }
+    AfterEach {
+        Remove-Item -LiteralPath $script:Staging -Recurse -Force
+    }
+
+    It 'says not_started for an execution it has no record of' {
+        $result = (Invoke-TestOperation -EntryPoint 'Invoke-InstallerStatusOperation' -Arguments ([ordered]@{ stagingDir = $script:Staging; executionId = 'never' }))['result']
+        $result['state'] | Should -Be 'not_started'
+    }
+
+    It 'settles an execution whose wrapper is gone without a result as finished with no exit code' {
+        # A process that has certainly ended: its id is in the record, as after a host restart.
+        $ended = Start-Process -FilePath '/bin/true' -PassThru
+        $ended.WaitForExit()
+        $recordPath = Join-Path $script:Staging 'executions/lost.json'
+        $record = [ordered]@{
+            executionId = 'lost'; launchToken = 'x'; state = 'running'; installerPath = '/x'; parameters = ''
+            startedAt = '2025-01-14T09:30:12.000Z'; wrapperPid = $ended.Id; wrapperStartedAt = '2025-01-14T09:30:11.000Z'
+            installerPid = $null; exitCode = $null; finishedAt = $null; timedOut = $false; abandoned = $false; error = $null
+        }
+        [System.IO.File]::WriteAllText($recordPath, (ConvertTo-OperationJson -Value $record))
+
+        $result = (Invoke-TestOperation -EntryPoint 'Invoke-InstallerStatusOperation' -Arguments ([ordered]@{ stagingDir = $script:Staging; executionId = 'lost' }))['result']
+        $result['state'] | Should -Be 'finished'
+        $result['abandoned'] | Should -BeTrue
+        $result['exitCode'] | Should -BeNullOrEmpty
+        $result['startedAt'] | Should -Be '2025-01-14T09:30:12.000Z'
+        (ConvertFrom-OperationJson -Json ([System.IO.File]::ReadAllText($recordPath)))['state'] | Should -Be 'finished'
+    }
+}
+
+Describe 'Get-SetupSummary' {
+    BeforeEach {
+        $script:Logs = Join-Path ([System.IO.Path]::GetTempPath()) ('log-' + [guid]::NewGuid().ToString('N'))
+        Copy-Item -LiteralPath $script:SummaryFixture -Destination $script:Logs -Recurse
+        $script:Top = Get-Item -LiteralPath (Join-Path $script:Logs 'Summary.txt')
+        $script:RunCopy = Get-Item -LiteralPath (Join-Path $script:Logs '20250114_093012/Summary_SQL1_20250114_093012.txt')
+        $script:OldRun = Get-Item -LiteralPath (Join-Path $script:Logs '20240611_140501/Summary_SQL1_20240611_140501.txt')
+        $script:OldRun.LastWriteTimeUtc = [datetime]::new(2024, 6, 11, 14, 5, 1, [System.DateTimeKind]::Utc)
+        Mock Get-SetupBootstrapLogDirectory { $script:Logs } -ParameterFilter { $MajorVersion -eq '150' }
+        Mock Get-SetupBootstrapLogDirectory { }
+    }
+    AfterEach {
+        Remove-Item -LiteralPath $script:Logs -Recurse -Force
+    }
+
+    It 'takes the newest summary written since the execution started' {
+        $script:Top.LastWriteTimeUtc = [datetime]::new(2025, 1, 14, 9, 41, 57, [System.DateTimeKind]::Utc)
+        $script:RunCopy.LastWriteTimeUtc = [datetime]::new(2025, 1, 14, 9, 41, 58, [System.DateTimeKind]::Utc)
+        $summary = Get-SetupSummary -MajorVersion '150' -NotBeforeUtc ([datetime]::new(2025, 1, 14, 9, 30, 0, [System.DateTimeKind]::Utc)) -TailLines 3
+        $summary['path'] | Should -Be $script:RunCopy.FullName
+        $summary['tail'] | Should -Be ('There are no scenario-specific rules.' + "`r`n`r`n" + 'Rules report file:               C:\Program Files\Microsoft SQL Server\150\Setup Bootstrap\Log\20250114_093012\SystemConfigurationCheck_Report.htm')
+    }
+
+    It 'prefers the top-level Summary.txt when both were written at the same time' {
+        $same = [datetime]::new(2025, 1, 14, 9, 41, 57, [System.DateTimeKind]::Utc)
+        $script:Top.LastWriteTimeUtc = $same
+        $script:RunCopy.LastWriteTimeUtc = $same
+        (Get-SetupSummary -MajorVersion '150' -NotBeforeUtc $same.AddMinutes(-10))['path'] | Should -Be $script:Top.FullName
+    }
+
+    It 'returns nothing when setup wrote no summary since the start, or the version has no log folder' {
+        Get-SetupSummary -MajorVersion '150' -NotBeforeUtc ([datetime]::UtcNow.AddMinutes(1)) | Should -BeNullOrEmpty
+        Get-SetupSummary -MajorVersion '160' -NotBeforeUtc ([datetime]::new(2000, 1, 1)) | Should -BeNullOrEmpty
+    }
+
+    It 'keeps only the end of a very long summary' {
+        $script:Top.LastWriteTimeUtc = [datetime]::UtcNow
+        $summary = Get-SetupSummary -MajorVersion '150' -NotBeforeUtc ([datetime]::UtcNow.AddMinutes(-1)) -TailLines 1000 -MaxCharacters 100
+        $summary['tail'].Length | Should -Be 100
+        $summary['tail'] | Should -BeLike '*SystemConfigurationCheck_Report.htm'
+    }
+}

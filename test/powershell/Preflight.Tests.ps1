@@ -1,0 +1,100 @@
+# preflight, with only the Windows surfaces mocked.
+BeforeAll {
+    $operations = Join-Path $PSScriptRoot '../../src/remote/powershell'
+    . (Join-Path $operations 'Operation.Common.ps1')
+    . (Join-Path $operations 'Surfaces.Windows.ps1')
+    . (Join-Path $operations 'SqlInstance.ps1')
+    . (Join-Path $operations 'Preflight.ps1')
+
+    $script:CbsKey = 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending'
+    $script:WindowsUpdateKey = 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired'
+    $script:SessionManagerKey = 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager'
+
+    function Invoke-TestPreflight {
+        param([System.Collections.IDictionary]$Arguments)
+        $encoded = [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes((ConvertTo-OperationJson -Value $Arguments)))
+        return (ConvertFrom-OperationJson -Json (Invoke-Operation -ArgumentsBase64 $encoded -EntryPoint 'Invoke-PreflightOperation'))
+    }
+}
+
+Describe 'pending reboot' {
+    BeforeEach {
+        $script:Registry = @{}
+        Mock Get-RegistryKeyValues { $script:Registry[$Path] }
+    }
+
+    It 'finds none on a clean host' {
+        $script:Registry[$script:SessionManagerKey] = [ordered]@{ BootExecute = @('autocheck autochk *') }
+        , (Get-PendingRebootReasons -IgnorePendingFileRename $false) | Should -BeOfType [string[]]
+        (Get-PendingRebootReasons -IgnorePendingFileRename $false).Count | Should -Be 0
+    }
+
+    It 'names every marker that is set' {
+        # The servicing and update markers are bare keys: their presence is the signal.
+        $script:Registry[$script:CbsKey] = [ordered]@{}
+        $script:Registry[$script:WindowsUpdateKey] = [ordered]@{}
+        $script:Registry[$script:SessionManagerKey] = [ordered]@{ PendingFileRenameOperations = @('\??\C:\Windows\Temp\a.tmp', '') }
+        $reasons = Get-PendingRebootReasons -IgnorePendingFileRename $false
+        $reasons | Should -Be @('Component Based Servicing: RebootPending', 'Windows Update: RebootRequired', 'Session Manager: PendingFileRenameOperations')
+    }
+
+    It 'leaves out PendingFileRenameOperations when told to' {
+        $script:Registry[$script:SessionManagerKey] = [ordered]@{ PendingFileRenameOperations = @('\??\C:\x', '') }
+        (Get-PendingRebootReasons -IgnorePendingFileRename $true).Count | Should -Be 0
+        Get-PendingRebootReasons -IgnorePendingFileRename $false | Should -Be 'Session Manager: PendingFileRenameOperations'
+    }
+
+    It 'ignores an empty PendingFileRenameOperations value' {
+        $script:Registry[$script:SessionManagerKey] = [ordered]@{ PendingFileRenameOperations = @('', '') }
+        (Get-PendingRebootReasons -IgnorePendingFileRename $false).Count | Should -Be 0
+    }
+}
+
+Describe 'preflight' {
+    BeforeEach {
+        $script:Registry = @{ $script:CbsKey = [ordered]@{} }
+        Mock Get-RegistryKeyValues { $script:Registry[$Path] }
+        Mock Get-VolumeFreeBytes { 53687091200 } -ParameterFilter { $Path -eq 'D:\Staging' }
+        Mock Get-VolumeFreeBytes { 10737418240 }
+        Mock Get-SystemDriveRoot { 'C:\' }
+        Mock Test-WindowsInstallerBusy { $true }
+        Mock Get-ServiceStatus { 'Running' } -ParameterFilter { $Name -eq 'MSSQLSERVER' }
+        Mock Get-ServiceStatus { $null }
+        Mock Get-AuthenticodeInfo { [ordered]@{ status = 'Valid'; signer = 'CN=Microsoft Corporation, O=Microsoft Corporation'; statusMessage = 'Signature verified.' } }
+    }
+
+    It 'reports free space, pending reboot, Windows Installer and the services of the named instances' {
+        $envelope = Invoke-TestPreflight -Arguments ([ordered]@{ stagingDir = 'D:\Staging'; instances = @('MSSQLSERVER'); ignorePendingFileRename = $false })
+        $envelope['ok'] | Should -BeTrue
+        $result = $envelope['result']
+        $result['stagingFreeBytes'] | Should -Be 53687091200
+        $result['systemFreeBytes'] | Should -Be 10737418240
+        $result['pendingReboot'] | Should -Be @('Component Based Servicing: RebootPending')
+        $result['installerBusy'] | Should -BeTrue
+        $result['services'].Count | Should -Be 2
+        $result['services'][0]['state'] | Should -Be 'Running'
+        $result['services'][1]['name'] | Should -Be 'SQLSERVERAGENT'
+        $result['services'][1]['state'] | Should -Be 'NotFound'
+        $result['authenticode'] | Should -BeNullOrEmpty
+        Should -Invoke Get-AuthenticodeInfo -Times 0
+    }
+
+    It 'reports the staged installer''s Authenticode status and signer when asked' {
+        $installer = Join-Path ([System.IO.Path]::GetTempPath()) ('preflight-' + [guid]::NewGuid().ToString('N') + '.exe')
+        [System.IO.File]::WriteAllText($installer, 'MZ')
+        try {
+            $result = (Invoke-TestPreflight -Arguments ([ordered]@{ stagingDir = 'D:\Staging'; instances = @(); ignorePendingFileRename = $true; installerPath = $installer }))['result']
+            $result['authenticode']['status'] | Should -Be 'Valid'
+            $result['authenticode']['signer'] | Should -BeLike 'CN=Microsoft Corporation*'
+            $result['services'].Count | Should -Be 0
+        } finally {
+            Remove-Item -LiteralPath $installer -Force
+        }
+    }
+
+    It 'fails plainly when the installer to check is not there' {
+        $envelope = Invoke-TestPreflight -Arguments ([ordered]@{ stagingDir = 'D:\Staging'; instances = @(); ignorePendingFileRename = $true; installerPath = '/nonexistent/x.exe' })
+        $envelope['ok'] | Should -BeFalse
+        $envelope['error']['type'] | Should -Be 'FileNotFound'
+    }
+}
