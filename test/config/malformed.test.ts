@@ -40,12 +40,12 @@ const cases: Case[] = [
   {
     name: 'order that is not a positive integer',
     files: tree({ 'config/hotfix_mapping.json': withMapping((m) => (m.mappings[0]!.files[0]!.order = 0)) }),
-    expect: ['hotfix_mapping.json: mappings[0].files[0]!.order: expected a positive integer'],
+    expect: ['hotfix_mapping.json: mappings[0].files[0].order: expected a positive integer'],
   },
   {
     name: 'order as a string',
     files: tree({ 'config/hotfix_mapping.json': withMapping((m) => (m.mappings[0]!.files[0]!.order = 'first')) }),
-    expect: ['hotfix_mapping.json: mappings[0].files[0]!.order'],
+    expect: ['hotfix_mapping.json: mappings[0].files[0].order'],
   },
   {
     name: 'duplicate order within a mapping',
@@ -92,12 +92,12 @@ const cases: Case[] = [
   {
     name: 'unknown key in a mapping file entry',
     files: tree({ 'config/hotfix_mapping.json': withMapping((m) => (m.mappings[0]!.files[0]!.checksum = 'abc')) }),
-    expect: ['hotfix_mapping.json: mappings[0].files[0]!.checksum: unknown key'],
+    expect: ['hotfix_mapping.json: mappings[0].files[0].checksum: unknown key'],
   },
   {
     name: 'bad sha256',
     files: tree({ 'config/hotfix_mapping.json': withMapping((m) => (m.mappings[0]!.files[0]!.sha256 = 'abc')) }),
-    expect: ['hotfix_mapping.json: mappings[0].files[0]!.sha256: expected 64 hexadecimal characters'],
+    expect: ['hotfix_mapping.json: mappings[0].files[0].sha256: expected 64 hexadecimal characters'],
   },
   {
     name: 'duplicate targets, case-insensitively',
@@ -178,7 +178,7 @@ const cases: Case[] = [
       'config/hotfix_mapping.json': withMapping((m) => (m.mappings[0]!.files[0]!.order = -1)),
       'config/sql_targets.json': { schema_version: 1, targets: [{ server: '', instance: 'X' }] },
     }),
-    expect: ['mappings[0].files[0]!.order', 'sql_targets.json: targets[0].server'],
+    expect: ['mappings[0].files[0].order', 'sql_targets.json: targets[0].server'],
   },
 ];
 

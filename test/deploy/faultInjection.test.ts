@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -46,7 +46,7 @@ function cli(config: string, args: string[], env: Record<string, string> = {}, k
 function resumeUntilDone(fleet: { root: string; config: string }): number {
   let resumes = 0;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const runs = readHistory<{ status: string }>(fleet.root, 'SELECT status FROM hotfix_runs');
+    const runs = recordedRuns(fleet.root);
     if (runs.length === 0) {
       cli(fleet.config, []);
       continue;
@@ -57,6 +57,13 @@ function resumeUntilDone(fleet: { root: string; config: string }): number {
     expect(result.signal, result.stdout + result.stderr).toBeNull();
   }
   throw new Error('the run did not finish after 5 resumes');
+}
+
+/** The runs recorded so far; none when the kill came before history.db had its tables. */
+function recordedRuns(root: string): { status: string }[] {
+  if (!existsSync(path.join(root, 'output/history.db'))) return [];
+  const tables = readHistory<{ name: string }>(root, "SELECT name FROM sqlite_master WHERE name = 'hotfix_runs'");
+  return tables.length === 0 ? [] : readHistory<{ status: string }>(root, 'SELECT status FROM hotfix_runs');
 }
 
 interface Outcome {
