@@ -363,18 +363,18 @@ async function verifyAndFinish(
       error = skipped.outcome.message;
     } else if (queryError !== null) {
       status = 'failed';
-      error = `${name}: the installers reported success but the build could not be verified: ${stripServer(t.server, queryError)}`;
+      error = `the installers reported success but the build could not be verified: ${stripServer(t.server, queryError)}`;
     } else if (reached) {
       status = optionalFailed.length > 0 ? 'partial' : 'success';
       if (optionalFailed.length > 0) error = `optional step failed: ${optionalFailed.map((r) => r.outcome.message).join('; ')}`;
     } else if (moved(t) || anyMoved) {
       status = 'partial';
-      error = `${name}: build is ${build ?? 'unknown'} after the installers, below the target ${t.target_build}${moved(t) ? '' : ' (other instances on the host were updated, this one was not)'}`;
+      error = `build is ${build ?? 'unknown'} after the installers, below the target ${t.target_build}${moved(t) ? '' : ' (other instances on the host were updated, this one was not)'}`;
     } else {
       status = 'failed';
       const codes = [...new Set(results.map((r) => r.outcome.exitCode ?? null))];
       const exitText = codes.length === 1 && codes[0] !== null ? `exit ${codes[0]}` : 'success exit codes';
-      error = `${name}: the installer reported success (${exitText}) but the build is still ${build ?? 'unknown'}; expected ${t.target_build}. The update did not apply: check setup's Summary.txt on ${t.server}`;
+      error = `the installer reported success (${exitText}) but the build is still ${build ?? 'unknown'}; expected ${t.target_build}. The update did not apply: check setup's Summary.txt on ${t.server}`;
     }
     if (status !== 'success') failures++;
     const message =

@@ -54,7 +54,12 @@ function Invoke-InstallOperation {
     if ($waited['outcome'] -eq 'finished') { $result['outcome'] = 'exited' }
     if ($waited['outcome'] -ne 'running') {
         # A little slack for clock resolution: setup's log is written after the execution started.
-        $summary = Get-SetupSummary -MajorVersion $setupLogVersion -NotBeforeUtc $startedAt.AddSeconds(-5)
+        # The summary only helps the operator read the outcome; failing to read it must not hide the exit code.
+        try {
+            $summary = Get-SetupSummary -MajorVersion $setupLogVersion -NotBeforeUtc $startedAt.AddSeconds(-5)
+        } catch {
+            $summary = $null
+        }
         if ($null -ne $summary) {
             $result['summaryPath'] = $summary['path']
             $result['summaryTail'] = $summary['tail']

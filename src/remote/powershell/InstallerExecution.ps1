@@ -362,7 +362,7 @@ function Get-SetupSummary {
     param(
         [AllowNull()][AllowEmptyString()][string]$MajorVersion,
         [Parameter(Mandatory = $true)][datetime]$NotBeforeUtc,
-        [int]$TailLines = 40,
+        [int]$TailLines = 80,
         [int]$MaxCharacters = 8000
     )
     $candidates = New-Object -TypeName 'System.Collections.Generic.List[object]'
