@@ -98,7 +98,7 @@ Describe 'install' {
         $result['finishedAt'] | Should -Match '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$'
         [System.IO.File]::ReadAllText((Join-Path $script:Work 'arguments.txt')) | Should -Be '/quiet|/IAcceptSQLServerLicenseTerms|/Action=Patch|/InstanceName=A B|$HOME|'
         $result['summaryPath'] | Should -Be (Join-Path $script:Logs 'Summary.txt')
-        $expectedTail = @(Get-Content -LiteralPath (Join-Path $script:SummaryFixture 'Summary.txt') -Tail 40) -join "`r`n"
+        $expectedTail = @(Get-Content -LiteralPath (Join-Path $script:SummaryFixture 'Summary.txt') -Tail 80) -join "`r`n"
         $result['summaryTail'] | Should -Be $expectedTail
         $result['summaryTail'] | Should -BeLike '*Exit code (Decimal):           3010*'
 
