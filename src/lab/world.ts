@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { LabInstallerBehaviour, TargetEntry } from '../config/schemas.js';
 import { compareBuilds, parseBuild } from '../sqlserver/buildNumber.js';
+import { type StatementCache, statements } from '../store/database.js';
 import { familyOf } from '../sqlserver/family.js';
 import { instanceFilter, parseLabInstaller } from './installerFile.js';
 
@@ -74,6 +75,9 @@ CREATE TABLE IF NOT EXISTS lab_executions (
   parameters TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT, exit_code INTEGER,
   planned_finish_ms INTEGER, planned_exit_code INTEGER NOT NULL, effect TEXT, killed INTEGER NOT NULL DEFAULT 0,
   UNIQUE (server, execution_id));
+-- settle() looks for unfinished executions whose time has come on every look at the world; without
+-- this index that is a scan of every execution ever run.
+CREATE INDEX IF NOT EXISTS lab_executions_unfinished ON lab_executions (planned_finish_ms) WHERE finished_at IS NULL;
 `;
 
 // Windows error for a file that is not a program (a corrupted installer): ERROR_BAD_EXE_FORMAT.
@@ -95,6 +99,7 @@ export interface LabOptions {
 
 export class LabWorld {
   private readonly clock: () => number;
+  private readonly statements: StatementCache;
 
   private constructor(
     readonly db: Database.Database,
@@ -103,6 +108,7 @@ export class LabWorld {
     clock: (() => number) | undefined,
   ) {
     this.clock = clock ?? Date.now;
+    this.statements = statements(db);
   }
 
   static pathFor(outputDir: string): string {
@@ -114,6 +120,9 @@ export class LabWorld {
     mkdirSync(path.dirname(file), { recursive: true });
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode survives a killed process, which is what the lab simulates; FULL would
+    // add a disk flush to every one of the many small transactions of a large run.
+    db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 10000');
     db.exec(SCHEMA);
     const world = new LabWorld(db, file, options.timeScale, options.clock);
@@ -130,11 +139,11 @@ export class LabWorld {
   }
 
   private seed(targets: readonly TargetEntry[]): void {
-    const insertHost = this.db.prepare(
+    const insertHost = this.statements.prepare(
       `INSERT OR IGNORE INTO lab_hosts (server, reachable, free_disk_gb, pending_reboot, services_running, installer_busy, installers)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
-    const insertInstance = this.db.prepare('INSERT OR IGNORE INTO lab_instances (server, instance, version, edition) VALUES (?, ?, ?, ?)');
+    const insertInstance = this.statements.prepare('INSERT OR IGNORE INTO lab_instances (server, instance, version, edition) VALUES (?, ?, ?, ?)');
     this.db
       .transaction(() => {
         // Host settings may stand on any of the host's targets; the loader checked that they agree.
@@ -166,25 +175,25 @@ export class LabWorld {
   }
 
   host(server: string): LabHostRow | undefined {
-    return this.db.prepare('SELECT * FROM lab_hosts WHERE server = ?').get(server) as LabHostRow | undefined;
+    return this.statements.prepare('SELECT * FROM lab_hosts WHERE server = ?').get(server) as LabHostRow | undefined;
   }
 
   instances(server: string): LabInstanceRow[] {
     this.settle();
-    return this.db.prepare('SELECT * FROM lab_instances WHERE server = ? ORDER BY instance').all(server) as LabInstanceRow[];
+    return this.statements.prepare('SELECT * FROM lab_instances WHERE server = ? ORDER BY instance').all(server) as LabInstanceRow[];
   }
 
   /** Applies the effect of every execution whose finish time has passed. */
   settle(): void {
     const now = this.clock();
-    const due = this.db
+    const due = this.statements
       .prepare('SELECT * FROM lab_executions WHERE finished_at IS NULL AND planned_finish_ms IS NOT NULL AND planned_finish_ms <= ?')
       .all(now) as LabExecutionRow[];
     if (due.length === 0) return;
     this.db
       .transaction(() => {
         for (const execution of due) {
-          const finished = this.db
+          const finished = this.statements
             .prepare('UPDATE lab_executions SET finished_at = ?, exit_code = planned_exit_code WHERE id = ? AND finished_at IS NULL')
             .run(new Date(execution.planned_finish_ms!).toISOString(), execution.id);
           if (finished.changes === 1 && execution.effect) this.applyEffect(execution.server, JSON.parse(execution.effect) as Effect);
@@ -195,14 +204,14 @@ export class LabWorld {
 
   private applyEffect(server: string, effect: Effect): void {
     for (const instance of this.instancesToRaise(server, effect)) {
-      this.db.prepare('UPDATE lab_instances SET version = ? WHERE server = ? AND instance = ?').run(effect.sets_build, server, instance.instance);
+      this.statements.prepare('UPDATE lab_instances SET version = ? WHERE server = ? AND instance = ?').run(effect.sets_build, server, instance.instance);
     }
   }
 
   private instancesToRaise(server: string, effect: Effect): LabInstanceRow[] {
     const target = parseBuild(effect.sets_build);
     if (!target) return [];
-    const rows = this.db.prepare('SELECT * FROM lab_instances WHERE server = ?').all(server) as LabInstanceRow[];
+    const rows = this.statements.prepare('SELECT * FROM lab_instances WHERE server = ?').all(server) as LabInstanceRow[];
     return rows.filter((row) => {
       if (effect.instance && row.instance.toLowerCase() !== effect.instance.toLowerCase()) return false;
       const build = parseBuild(row.version);
@@ -212,26 +221,26 @@ export class LabWorld {
 
   stageFile(server: string, filePath: string, content: Buffer): string {
     const sha256 = createHash('sha256').update(content).digest('hex');
-    this.db.prepare('INSERT OR REPLACE INTO lab_files (server, path, content, sha256) VALUES (?, ?, ?, ?)').run(server, filePath, content, sha256);
+    this.statements.prepare('INSERT OR REPLACE INTO lab_files (server, path, content, sha256) VALUES (?, ?, ?, ?)').run(server, filePath, content, sha256);
     return sha256;
   }
 
   file(server: string, filePath: string): { content: Buffer; sha256: string } | undefined {
-    return this.db.prepare('SELECT content, sha256 FROM lab_files WHERE server = ? AND path = ?').get(server, filePath) as
+    return this.statements.prepare('SELECT content, sha256 FROM lab_files WHERE server = ? AND path = ?').get(server, filePath) as
       | { content: Buffer; sha256: string }
       | undefined;
   }
 
   execution(server: string, executionId: string): LabExecutionRow | undefined {
     this.settle();
-    return this.db.prepare('SELECT * FROM lab_executions WHERE server = ? AND execution_id = ?').get(server, executionId) as
+    return this.statements.prepare('SELECT * FROM lab_executions WHERE server = ? AND execution_id = ?').get(server, executionId) as
       | LabExecutionRow
       | undefined;
   }
 
   executions(): LabExecutionRow[] {
     this.settle();
-    return this.db.prepare('SELECT * FROM lab_executions ORDER BY id').all() as LabExecutionRow[];
+    return this.statements.prepare('SELECT * FROM lab_executions ORDER BY id').all() as LabExecutionRow[];
   }
 
   /**
@@ -242,13 +251,13 @@ export class LabWorld {
     this.settle();
     return this.db
       .transaction(() => {
-        const existing = this.db.prepare('SELECT * FROM lab_executions WHERE server = ? AND execution_id = ?').get(server, executionId) as
+        const existing = this.statements.prepare('SELECT * FROM lab_executions WHERE server = ? AND execution_id = ?').get(server, executionId) as
           | LabExecutionRow
           | undefined;
         if (existing) return existing;
         const installer = path.win32.basename(filePath);
         const now = this.clock();
-        const busy = this.db.prepare('SELECT 1 FROM lab_executions WHERE server = ? AND finished_at IS NULL').get(server);
+        const busy = this.statements.prepare('SELECT 1 FROM lab_executions WHERE server = ? AND finished_at IS NULL').get(server);
         const host = this.host(server);
         let exitCode = 0;
         let seconds = 0;
@@ -272,13 +281,13 @@ export class LabWorld {
           if (accepted && !behaviour?.no_effect) effect = wouldChange;
         }
         const plannedFinish = hang ? null : now + Math.round(seconds * this.timeScale * 1000);
-        this.db
+        this.statements
           .prepare(
             `INSERT INTO lab_executions (execution_id, server, installer, parameters, started_at, planned_finish_ms, planned_exit_code, effect)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
           )
           .run(executionId, server, installer, parameters, new Date(now).toISOString(), plannedFinish, exitCode, effect ? JSON.stringify(effect) : null);
-        return this.db.prepare('SELECT * FROM lab_executions WHERE server = ? AND execution_id = ?').get(server, executionId) as LabExecutionRow;
+        return this.statements.prepare('SELECT * FROM lab_executions WHERE server = ? AND execution_id = ?').get(server, executionId) as LabExecutionRow;
       })
       .immediate();
   }
@@ -293,11 +302,11 @@ export class LabWorld {
 
   /** Counts executions of an installer on a host; `exit_codes` is consumed one per execution. */
   private consumeExecution(server: string, installer: string): number {
-    const row = this.db.prepare('SELECT executions FROM lab_installer_runs WHERE server = ? AND installer = ?').get(server, installer) as
+    const row = this.statements.prepare('SELECT executions FROM lab_installer_runs WHERE server = ? AND installer = ?').get(server, installer) as
       | { executions: number }
       | undefined;
     const count = row?.executions ?? 0;
-    this.db
+    this.statements
       .prepare('INSERT OR REPLACE INTO lab_installer_runs (server, installer, executions) VALUES (?, ?, ?)')
       .run(server, installer, count + 1);
     return count;
@@ -305,7 +314,7 @@ export class LabWorld {
 
   /** Stops a running installer (its process tree killed on timeout): no exit code, no effect. */
   killExecution(server: string, executionId: string): void {
-    this.db
+    this.statements
       .prepare('UPDATE lab_executions SET finished_at = ?, killed = 1, exit_code = NULL WHERE server = ? AND execution_id = ? AND finished_at IS NULL')
       .run(this.nowIso(), server, executionId);
   }
