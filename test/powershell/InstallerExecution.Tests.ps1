@@ -13,7 +13,7 @@ BeforeAll {
     function Invoke-TestOperation {
         param([string]$EntryPoint, [System.Collections.IDictionary]$Arguments)
         $encoded = [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes((ConvertTo-OperationJson -Value $Arguments)))
-        return (ConvertFrom-OperationJson -Json (Invoke-Operation -ArgumentsBase64 $encoded -EntryPoint $EntryPoint))
+        return (ConvertFrom-OperationJson -Json (Invoke-Operation -EncodedArguments $encoded -EntryPoint $EntryPoint))
     }
 
     function New-TestInstaller {
@@ -112,7 +112,7 @@ Describe 'install' {
 
     It 'attaches to an execution with the same id and waits for it, never starting a second installer' {
         $installer = Join-Path $script:Staging 'cu.exe'
-        New-TestInstaller -Path $installer -Body ('echo run >> "{0}/runs.txt"; sleep 2; exit 7' -f $script:Work)
+        New-TestInstaller -Path $installer -Body ('echo run >> "{0}/runs.txt"; sleep 1; exit 7' -f $script:Work)
         $arguments = [ordered]@{ stagingDir = $script:Staging; executionId = 'attach-me'; installerPath = $installer; parameters = ''; timeoutSeconds = 60; waitSeconds = 0.2 }
 
         $first = (Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments $arguments)['result']
@@ -139,12 +139,12 @@ Describe 'install' {
         # The installer starts a PowerShell that starts a sleeping grandchild, as setup starts its own engine.
         New-TestInstaller -Path $installer -Body ('"{0}" -NoProfile -NonInteractive -Command "/bin/sleep {1}"' -f (Get-PowerShellExecutablePath), $marker)
         $result = (Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments ([ordered]@{
-                    stagingDir = $script:Staging; executionId = 'hangs'; installerPath = $installer; parameters = ''; timeoutSeconds = 3
+                    stagingDir = $script:Staging; executionId = 'hangs'; installerPath = $installer; parameters = ''; timeoutSeconds = 2
                 }))['result']
 
         $result['outcome'] | Should -Be 'timed_out'
         $result['exitCode'] | Should -BeNullOrEmpty
-        $result['durationMs'] | Should -BeGreaterOrEqual 3000
+        $result['durationMs'] | Should -BeGreaterOrEqual 2000
         @(Get-TestProcessIdByCommandLine -Text $marker).Count | Should -Be 0
         @(Get-TestProcessIdByCommandLine -Text 'hangs.exe').Count | Should -Be 0
 
@@ -222,7 +222,7 @@ Describe 'Get-SetupSummary' {
         $script:OldRun = Get-Item -LiteralPath (Join-Path $script:Logs '20240611_140501/Summary_SQL1_20240611_140501.txt')
         $script:OldRun.LastWriteTimeUtc = [datetime]::new(2024, 6, 11, 14, 5, 1, [System.DateTimeKind]::Utc)
         Mock Get-SetupBootstrapLogDirectory { $script:Logs } -ParameterFilter { $MajorVersion -eq '150' }
-        Mock Get-SetupBootstrapLogDirectory { }
+        Mock Get-SetupBootstrapLogDirectory { @() }
     }
     AfterEach {
         Remove-Item -LiteralPath $script:Logs -Recurse -Force

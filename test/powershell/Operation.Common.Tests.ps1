@@ -129,13 +129,13 @@ Describe 'ConvertFrom-OperationArgument' {
 
 Describe 'Invoke-Operation' {
     It 'prints exactly one JSON line with ok and the result' {
-        $output = @(Invoke-Operation -ArgumentsBase64 (ConvertTo-TestArgument -Json '{"value":[1,"a"]}') -EntryPoint 'Invoke-TestEchoOperation')
+        $output = @(Invoke-Operation -EncodedArguments (ConvertTo-TestArgument -Json '{"value":[1,"a"]}') -EntryPoint 'Invoke-TestEchoOperation')
         $output.Count | Should -Be 1
         $output[0] | Should -Be '{"ok":true,"result":{"received":[1,"a"]}}'
     }
 
     It 'prints an error object with message, type and position when the operation throws' {
-        $output = @(Invoke-Operation -ArgumentsBase64 (ConvertTo-TestArgument -Json '{}') -EntryPoint 'Invoke-TestFailingOperation')
+        $output = @(Invoke-Operation -EncodedArguments (ConvertTo-TestArgument -Json '{}') -EntryPoint 'Invoke-TestFailingOperation')
         $output.Count | Should -Be 1
         $envelope = ConvertFrom-OperationJson -Json $output[0]
         $envelope['ok'] | Should -BeFalse
@@ -145,19 +145,23 @@ Describe 'Invoke-Operation' {
     }
 
     It 'reports a .NET exception by its type' {
-        function Invoke-TestDivision { param($Arguments) $zero = 0; return [ordered]@{ x = 1 / $zero } }
-        $envelope = ConvertFrom-OperationJson -Json (Invoke-Operation -ArgumentsBase64 (ConvertTo-TestArgument -Json '{}') -EntryPoint 'Invoke-TestDivision')
+        function Invoke-TestDivision {
+            param($Arguments)
+            $zero = 0
+            return [ordered]@{ x = 1 / $zero }
+        }
+        $envelope = ConvertFrom-OperationJson -Json (Invoke-Operation -EncodedArguments (ConvertTo-TestArgument -Json '{}') -EntryPoint 'Invoke-TestDivision')
         $envelope['error']['type'] | Should -Be 'System.DivideByZeroException'
     }
 
     It 'turns stray output of an operation into an error rather than a second object' {
-        $output = @(Invoke-Operation -ArgumentsBase64 (ConvertTo-TestArgument -Json '{}') -EntryPoint 'Invoke-TestLeakingOperation')
+        $output = @(Invoke-Operation -EncodedArguments (ConvertTo-TestArgument -Json '{}') -EntryPoint 'Invoke-TestLeakingOperation')
         $output.Count | Should -Be 1
         (ConvertFrom-OperationJson -Json $output[0])['error']['type'] | Should -Be 'OperationOutput'
     }
 
     It 'reports undecodable arguments as an error object' {
-        $envelope = ConvertFrom-OperationJson -Json (Invoke-Operation -ArgumentsBase64 '%%%' -EntryPoint 'Invoke-TestEchoOperation')
+        $envelope = ConvertFrom-OperationJson -Json (Invoke-Operation -EncodedArguments '%%%' -EntryPoint 'Invoke-TestEchoOperation')
         $envelope['ok'] | Should -BeFalse
         $envelope['error']['type'] | Should -Be 'InvalidArguments'
     }

@@ -13,7 +13,7 @@ BeforeAll {
     function Invoke-TestPreflight {
         param([System.Collections.IDictionary]$Arguments)
         $encoded = [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes((ConvertTo-OperationJson -Value $Arguments)))
-        return (ConvertFrom-OperationJson -Json (Invoke-Operation -ArgumentsBase64 $encoded -EntryPoint 'Invoke-PreflightOperation'))
+        return (ConvertFrom-OperationJson -Json (Invoke-Operation -EncodedArguments $encoded -EntryPoint 'Invoke-PreflightOperation'))
     }
 }
 

@@ -9,7 +9,7 @@ BeforeAll {
     function Invoke-TestOperation {
         param([string]$EntryPoint, [System.Collections.IDictionary]$Arguments)
         $encoded = [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes((ConvertTo-OperationJson -Value $Arguments)))
-        return (ConvertFrom-OperationJson -Json (Invoke-Operation -ArgumentsBase64 $encoded -EntryPoint $EntryPoint))
+        return (ConvertFrom-OperationJson -Json (Invoke-Operation -EncodedArguments $encoded -EntryPoint $EntryPoint))
     }
 }
 

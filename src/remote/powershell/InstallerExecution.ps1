@@ -198,10 +198,10 @@ function Get-InstallerWrapperScript {
 
 function Invoke-InstallerWrapper {
     # Runs in the detached process: owns the record, starts the installer, records how it ended.
-    param([Parameter(Mandatory = $true)][string]$ArgumentsBase64)
+    param([Parameter(Mandatory = $true)][string]$EncodedArguments)
     Set-StrictMode -Version 2.0
     $ErrorActionPreference = 'Stop'
-    $arguments = ConvertFrom-OperationArgument -EncodedArguments $ArgumentsBase64
+    $arguments = ConvertFrom-OperationArgument -EncodedArguments $EncodedArguments
     $recordPath = [string](Get-OperationArgument -Arguments $arguments -Name 'recordPath')
     $installerPath = [string](Get-OperationArgument -Arguments $arguments -Name 'installerPath')
     $parameters = [string](Get-OperationArgument -Arguments $arguments -Name 'parameters' -Optional -Default '')
@@ -270,9 +270,12 @@ function Start-InstallerExecution {
     $loader = "`$ErrorActionPreference = 'Stop'`n" +
     "`$wrapperPath = [System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String('" + $pathBase64 + "'))`n" +
     ". ([scriptblock]::Create([System.IO.File]::ReadAllText(`$wrapperPath)))`n" +
-    "Invoke-InstallerWrapper -ArgumentsBase64 '" + $argumentsBase64 + "'`n"
+    "Invoke-InstallerWrapper -EncodedArguments '" + $argumentsBase64 + "'`n"
     $encodedLoader = [System.Convert]::ToBase64String([System.Text.Encoding]::Unicode.GetBytes($loader))
     $wrapperPid = Start-DetachedProcess -FilePath (Get-PowerShellExecutablePath) -ArgumentList ('-NoLogo -NoProfile -NonInteractive -EncodedCommand ' + $encodedLoader) -WorkingDirectory $executionDir
+    if ($null -eq $wrapperPid -or [int]$wrapperPid -le 0) {
+        throw (New-OperationException -Type 'InstallerStartFailed' -Message ('the installer wrapper for {0} could not be started' -f $InstallerPath))
+    }
 
     $deadline = (Get-Date).AddSeconds($StartTimeoutSeconds)
     while ($true) {
@@ -367,7 +370,7 @@ function Get-SetupSummary {
     )
     $candidates = New-Object -TypeName 'System.Collections.Generic.List[object]'
     foreach ($directory in @(Get-SetupBootstrapLogDirectory -MajorVersion $MajorVersion)) {
-        if (-not (Test-Path -LiteralPath $directory -PathType Container)) { continue }
+        if ([string]::IsNullOrEmpty($directory) -or -not (Test-Path -LiteralPath $directory -PathType Container)) { continue }
         # Setup writes Log\Summary.txt and a copy in the run's folder, Log\<timestamp>\Summary_<host>_<timestamp>.txt.
         foreach ($file in @(Get-ChildItem -LiteralPath $directory -Filter 'Summary*.txt' -Recurse -File -ErrorAction SilentlyContinue)) {
             if ($file.LastWriteTimeUtc -ge $NotBeforeUtc) { $candidates.Add($file) }

@@ -322,7 +322,7 @@ function Invoke-Operation {
     # Runs one operation and returns exactly one line of JSON, whatever happens inside it:
     # {"ok":true,"result":{...}} or {"ok":false,"error":{"message":...,"type":...,"position":...}}.
     param(
-        [Parameter(Mandatory = $true)][AllowEmptyString()][string]$ArgumentsBase64,
+        [Parameter(Mandatory = $true)][AllowEmptyString()][string]$EncodedArguments,
         [Parameter(Mandatory = $true)][string]$EntryPoint
     )
     Set-StrictMode -Version 2.0
@@ -333,7 +333,7 @@ function Invoke-Operation {
     $InformationPreference = 'SilentlyContinue'
     $VerbosePreference = 'SilentlyContinue'
     try {
-        $arguments = ConvertFrom-OperationArgument -EncodedArguments $ArgumentsBase64
+        $arguments = ConvertFrom-OperationArgument -EncodedArguments $EncodedArguments
         $output = @(& $EntryPoint -Arguments $arguments)
         if ($output.Count -ne 1 -or -not ($output[0] -is [System.Collections.IDictionary])) {
             throw (New-OperationException -Type 'OperationOutput' -Message ('{0} produced {1} output objects instead of one result' -f $EntryPoint, $output.Count))

@@ -101,13 +101,13 @@ function Invoke-SessionHostRequest {
 }
 
 function Invoke-SessionHost {
-    param([Parameter(Mandatory = $true)][string]$ArgumentsBase64)
+    param([Parameter(Mandatory = $true)][string]$EncodedArguments)
     $ErrorActionPreference = 'Stop'
     $ProgressPreference = 'SilentlyContinue'
     $WarningPreference = 'SilentlyContinue'
     $InformationPreference = 'SilentlyContinue'
     $VerbosePreference = 'SilentlyContinue'
-    $settings = ConvertFrom-OperationArgument -EncodedArguments $ArgumentsBase64
+    $settings = ConvertFrom-OperationArgument -EncodedArguments $EncodedArguments
     $frameToken = [string](Get-OperationArgument -Arguments $settings -Name 'frameToken')
     $context = @{ Session = $null; Local = $false; Closing = $false }
     Write-SessionHostAnswer -FrameToken $frameToken -Answer ([ordered]@{ id = 0; ok = $true; ready = $true })

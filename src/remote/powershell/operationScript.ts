@@ -75,7 +75,7 @@ function readScriptFile(path: string): string {
 }
 
 function combine(parts: readonly string[], finalLine: string): string {
-  return ['param([string]$ArgumentsBase64)', ...parts.map(readScriptFile), finalLine, ''].join('\n');
+  return ['param([string]$EncodedArguments)', ...parts.map(readScriptFile), finalLine, ''].join('\n');
 }
 
 export interface OperationScriptOptions {
@@ -102,7 +102,7 @@ export function buildOperationScript(operation: OperationName, options: Operatio
         ...definition.libraries.map(powershellFilePath),
         powershellFilePath(definition.file),
       ],
-      `Invoke-Operation -ArgumentsBase64 $ArgumentsBase64 -EntryPoint '${definition.entryPoint}'`,
+      `Invoke-Operation -EncodedArguments $EncodedArguments -EntryPoint '${definition.entryPoint}'`,
     );
     scriptCache.set(key, script);
   }
@@ -113,7 +113,7 @@ export function buildOperationScript(operation: OperationName, options: Operatio
 export function buildSessionHostScript(): string {
   return combine(
     [powershellFilePath(COMMON_FILE), powershellFilePath(SESSION_HOST_FILE)],
-    'Invoke-SessionHost -ArgumentsBase64 $ArgumentsBase64',
+    'Invoke-SessionHost -EncodedArguments $EncodedArguments',
   );
 }
 
