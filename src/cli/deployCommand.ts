@@ -9,7 +9,7 @@ import { loadConfigOrThrow, openHistoryFor, type PreparedPlan, preparePlan } fro
 import { ConfigError, RefusalError } from '../errors.js';
 import { TransportProvider } from '../remote/transports.js';
 import { History, type RunRow } from '../store/history.js';
-import { RunLock } from '../store/runLock.js';
+import { type LockRow, RunLock } from '../store/runLock.js';
 import { EXIT } from './exitCodes.js';
 import { LogFile } from './logger.js';
 import type { CliOptions } from './options.js';
@@ -29,6 +29,7 @@ export async function deployCommand(options: CliOptions): Promise<number> {
   const history = new History(db);
   const transports = new TransportProvider(config);
   try {
+    refuseWhileLocked(history);
     if (options.resume) return await resume(options, config, history, transports);
     if (options.retryFailed) return await retryFailed(options, config, history, transports);
     return await deployPlan(options, config, history, transports, { mode: 'deploy', parent: null, servers: options.server });
@@ -46,6 +47,7 @@ interface NewRunSpec {
 
 async function deployPlan(options: CliOptions, config: Config, history: History, transports: TransportProvider, spec: NewRunSpec): Promise<number> {
   const out = process.stdout;
+  refuseWhileUnfinished(history);
   const prepared = await preparePlan(config, history.db, transports, {
     servers: spec.servers,
     offline: false,
@@ -152,6 +154,18 @@ async function retryFailed(options: CliOptions, config: Config, history: History
   });
 }
 
+/**
+ * A new run while another is unfinished could start an installer on a host where the earlier run's
+ * is still going: the operator finishes the earlier run first.
+ */
+function refuseWhileUnfinished(history: History): void {
+  const unfinished = history.latestUnfinishedRun();
+  if (!unfinished) return;
+  throw new RefusalError(
+    `run ${unfinished.id} (started ${unfinished.started_at} by ${unfinished.operator} on ${unfinished.host}) is unfinished (${unfinished.status}); continue it with --deploy-hotfixes --resume before starting another`,
+  );
+}
+
 async function confirmOrRefuse(options: CliOptions, question: string): Promise<void> {
   if (options.yes) return;
   if (!process.stdin.isTTY) {
@@ -160,15 +174,25 @@ async function confirmOrRefuse(options: CliOptions, question: string): Promise<v
   if (!(await confirm(question))) throw new RefusalError('not confirmed; nothing was changed');
 }
 
+function lockOwner() {
+  return { host: os.hostname(), pid: process.pid, operator: operatorName() };
+}
+
+function lockHeldError(h: LockRow): RefusalError {
+  return new RefusalError(
+    `another deployment holds the run lock on this history.db: ${h.operator} on host ${h.host}, pid ${h.pid}, since ${h.acquired_at}${h.run_id ? ` (run ${h.run_id})` : ''}, last heartbeat ${h.heartbeat_at}. Wait for it to finish, or stop it.`,
+  );
+}
+
+/** Says who deploys right now before any planning; the lock itself is taken just before the run. */
+function refuseWhileLocked(history: History): void {
+  const holder = RunLock.activeHolder(history.db, lockOwner());
+  if (holder) throw lockHeldError(holder);
+}
+
 async function withRunLock(history: History, body: (lock: RunLock) => Promise<number>): Promise<number> {
-  const owner = { host: os.hostname(), pid: process.pid, operator: operatorName() };
-  const acquired = RunLock.acquire(history.db, owner);
-  if (!acquired.ok) {
-    const h = acquired.holder;
-    throw new RefusalError(
-      `another deployment holds the run lock on this history.db: ${h.operator} on host ${h.host}, pid ${h.pid}, since ${h.acquired_at}${h.run_id ? ` (run ${h.run_id})` : ''}, last heartbeat ${h.heartbeat_at}. Wait for it to finish, or stop it.`,
-    );
-  }
+  const acquired = RunLock.acquire(history.db, lockOwner());
+  if (!acquired.ok) throw lockHeldError(acquired.holder);
   if (acquired.tookOver) {
     const h = acquired.tookOver;
     const message = `took over a stale run lock held by ${h.operator} on ${h.host} (pid ${h.pid}, since ${h.acquired_at}${h.run_id ? `, run ${h.run_id}` : ''}): ${acquired.why}`;

@@ -115,7 +115,10 @@ export class LabWorld {
     return path.join(outputDir, 'lab', 'world.db');
   }
 
-  /** Opens the world, creating it on first use; hosts and instances new to the configuration are added. */
+  /**
+   * Opens the world, creating it on first use; hosts and instances of `targets` (the simulated ones)
+   * that are new to it are added, and those it has keep their state.
+   */
   static open(file: string, targets: readonly TargetEntry[], options: LabOptions): LabWorld {
     mkdirSync(path.dirname(file), { recursive: true });
     const db = new Database(file);
@@ -149,7 +152,6 @@ export class LabWorld {
         // Host settings may stand on any of the host's targets; the loader checked that they agree.
         const hosts = new Map<string, { server: string; sim: NonNullable<TargetEntry['simulation']> }>();
         for (const t of targets) {
-          if (t.transport !== 'simulated' && !t.simulation) continue;
           const key = t.server.toLowerCase();
           const merged = { ...(hosts.get(key)?.sim ?? {}), ...(t.simulation ?? {}) };
           hosts.set(key, { server: t.server, sim: merged });

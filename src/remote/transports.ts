@@ -19,7 +19,8 @@ export class TransportProvider {
   /** The lab world, opened on first use. */
   labWorld(): LabWorld {
     if (!this.world) {
-      this.world = LabWorld.open(LabWorld.pathFor(this.config.outputDir), this.config.targets, {
+      const simulated = this.config.targets.filter((t) => (t.transport ?? this.config.settings.transport) === 'simulated');
+      this.world = LabWorld.open(LabWorld.pathFor(this.config.outputDir), simulated, {
         timeScale: this.config.lab?.timeScale ?? 0.01,
       });
     }

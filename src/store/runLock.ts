@@ -55,6 +55,28 @@ export class RunLock {
     private readonly timing: LockTiming,
   ) {}
 
+  /** Why a held lock may be taken over, or null when its holder is alive and beating. */
+  static staleReason(holder: LockRow, owner: LockOwner, timing: LockTiming, now: number, isAlive: (pid: number) => boolean): string | null {
+    const age = now - Date.parse(holder.heartbeat_at);
+    const sameHost = holder.host.toLowerCase() === owner.host.toLowerCase();
+    if (sameHost && !isAlive(holder.pid)) return `its process ${holder.pid} on ${holder.host} is gone`;
+    if (age > timing.staleAfterMs) return `its heartbeat is ${Math.round(age / 1000)} s old`;
+    return null;
+  }
+
+  /** The live holder of the lock, if any: a quick look before planning, without taking it. */
+  static activeHolder(
+    db: HistoryDb,
+    owner: LockOwner,
+    timing: LockTiming = DEFAULT_LOCK_TIMING,
+    now: () => number = Date.now,
+    isAlive: (pid: number) => boolean = processAlive,
+  ): LockRow | null {
+    const holder = db.prepare('SELECT * FROM run_lock WHERE id = 1').get() as LockRow | undefined;
+    if (!holder) return null;
+    return RunLock.staleReason(holder, owner, timing, now(), isAlive) === null ? holder : null;
+  }
+
   static acquire(
     db: HistoryDb,
     owner: LockOwner,
@@ -68,11 +90,8 @@ export class RunLock {
         const holder = db.prepare('SELECT * FROM run_lock WHERE id = 1').get() as LockRow | undefined;
         let why: string | null = null;
         if (holder) {
-          const age = now() - Date.parse(holder.heartbeat_at);
-          const sameHost = holder.host.toLowerCase() === owner.host.toLowerCase();
-          if (sameHost && !isAlive(holder.pid)) why = `its process ${holder.pid} on ${holder.host} is gone`;
-          else if (age > timing.staleAfterMs) why = `its heartbeat is ${Math.round(age / 1000)} s old`;
-          else return { ok: false, holder };
+          why = RunLock.staleReason(holder, owner, timing, now(), isAlive);
+          if (why === null) return { ok: false, holder };
           db.prepare('DELETE FROM run_lock WHERE id = 1').run();
         }
         const at = new Date(now()).toISOString();

@@ -93,6 +93,18 @@ describe('--resume', () => {
     expect(labExecutions(fleet.root).map((e) => e.server)).toEqual(['A', 'B', 'C']);
   });
 
+  it('refuses a new deployment while a run is unfinished, pointing to --resume', async () => {
+    const fleet = labFleet([{ server: 'A' }, { server: 'B' }], { hotfix: { max_concurrent_servers: 1 }, timeScale: 0.05 });
+    const run = startDeploy(fleet.config);
+    await run.waitFor(/CU30\.exe: started/);
+    run.child.kill('SIGKILL');
+    await run.closed;
+    const again = runCli(['--deploy-hotfixes', '--yes', '--config', fleet.config]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/run 1 \(started .*\) is unfinished \(running\); continue it with --deploy-hotfixes --resume/);
+    expect(readHistory(fleet.root, 'SELECT id FROM hotfix_runs')).toHaveLength(1);
+  });
+
   it('resumes a run picked with --run-id, and refuses one that does not exist', () => {
     const fleet = labFleet([{ server: 'A' }]);
     expect(runCli(['--deploy-hotfixes', '--resume', '--run-id', '7', '--yes', '--config', fleet.config]).code).toBe(2);
