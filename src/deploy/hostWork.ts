@@ -44,14 +44,25 @@ export function loadHostWork(history: History, runId: number): HostWork[] {
     host.targets.push(t);
     hosts.set(key, host);
   }
-  return [...hosts.values()].map(({ targets: hostTargets }) => {
+  // Each host's steps in one pass over the run's steps, in their order: scanning every step once
+  // per host made loading a large run quadratic.
+  const hostOfTarget = new Map(targets.map((t) => [t.id, t.server.toLowerCase()]));
+  const stepsByHost = new Map<string, StepRow[]>();
+  for (const s of steps) {
+    const key = hostOfTarget.get(s.hotfix_target_id);
+    if (key === undefined) continue;
+    const list = stepsByHost.get(key);
+    if (list) list.push(s);
+    else stepsByHost.set(key, [s]);
+  }
+  return [...hosts.entries()].map(([key, { targets: hostTargets }]) => {
     const first = hostTargets[0]!;
     const row = connection.get(first.server_id) as { transport: string | null; port: number | null; credential: string | null };
-    const ids = new Set(hostTargets.map((t) => t.id));
     const byExecution = new Map<string, StepRow[]>();
-    for (const s of steps) {
-      if (!ids.has(s.hotfix_target_id)) continue;
-      byExecution.set(s.execution_id, [...(byExecution.get(s.execution_id) ?? []), s]);
+    for (const s of stepsByHost.get(key) ?? []) {
+      const group = byExecution.get(s.execution_id);
+      if (group) group.push(s);
+      else byExecution.set(s.execution_id, [s]);
     }
     const groups = [...byExecution.entries()]
       .map(([executionId, groupSteps]): ExecutionGroup => {
