@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConnectivityError } from '../errors.js';
 import type { LabExecutionRow, LabWorld } from '../lab/world.js';
@@ -93,7 +93,10 @@ class SimulatedSession implements HostSession {
     const remotePath = path.win32.join(request.stagingDir, request.fileName);
     const existing = this.world.file(this.server, remotePath);
     if (existing && existing.sha256 === request.sha256) return { remotePath, sha256: existing.sha256, alreadyPresent: true };
-    const content = await readFile(request.localPath);
+    // Read synchronously, like the rest of the lab's work (the bytes go into world.db in the same
+    // tick): an asynchronous read made a host that was ready to start wait behind every other
+    // host's event-loop work, which spread out the schedule the engine set.
+    const content = readFileSync(request.localPath);
     const sha256 = this.world.stageFile(this.server, remotePath, content);
     return { remotePath, sha256, alreadyPresent: false };
   }
