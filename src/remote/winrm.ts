@@ -238,6 +238,11 @@ export class WinRmHostSession implements HostSession {
     this.host = host;
   }
 
+  /** The local PowerShell process that currently holds this host's session (undefined when none does). */
+  get processId(): number | undefined {
+    return this.host?.alive ? this.host.processId : undefined;
+  }
+
   private get stagingDir(): string {
     return this.options.stagingDir ?? DEFAULT_STAGING_DIR;
   }

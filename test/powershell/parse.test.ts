@@ -81,6 +81,7 @@ describe('the PowerShell 5.1 compatibility checker', () => {
     ['$a = $b ?? 1', /null-coalescing operator "\?\?"/],
     ['$a ??= 1', /null-coalescing assignment "\?\?="/],
     ['$a = $b?.Name', /null-conditional member access "\?\."/],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: PowerShell's braced variable.
     ['$a = ${b}?[0]', /null-conditional index "\?\["/],
     ['$a = $b ? 1 : 2', /ternary operator/],
     ['Get-Item x && Get-Item y', /pipeline chain operator "&&"/],

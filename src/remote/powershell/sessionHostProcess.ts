@@ -130,6 +130,11 @@ export class SessionHostProcess {
     return host;
   }
 
+  /** The local process id, for diagnostics. */
+  get processId(): number | undefined {
+    return this.child.pid;
+  }
+
   /** True until the process ends or is stopped. */
   get alive(): boolean {
     return this.ended === null && !this.stopping;
