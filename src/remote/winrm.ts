@@ -352,6 +352,10 @@ export class WinRmHostSession implements HostSession {
     if (before.exists && before.sha256 === expected) return { remotePath: before.path, sha256: expected, alreadyPresent: true };
 
     const copyTimeoutMs = this.options.copyTimeoutMs ?? DEFAULT_COPY_TIMEOUT_MS;
+    // `copy`: this machine reads the installer (a UNC path too, as the operator: one hop) and sends the
+    // bytes through the session. `unc`: the target reads the share itself, which saves pushing every
+    // installer through WinRM but is a second hop: a Kerberos session cannot pass the operator's
+    // identity on, so it needs CredSSP or Kerberos delegation to the file server (docs/winrm.md).
     if (this.options.stagingSource === 'unc' && isUncPath(request.localPath)) {
       await this.invoke(
         'copyFromShare',

@@ -73,9 +73,9 @@ Describe 'copyFromShare' {
         @(Get-ChildItem -LiteralPath $script:Staging).Name | Should -Be @('cu.exe')
     }
 
-    It 'says the share may not admit the session''s account when the source cannot be read' {
+    It 'names the double hop when the source cannot be read' {
         $envelope = Invoke-TestOperation -EntryPoint 'Invoke-CopyFromShareOperation' -Arguments ([ordered]@{ sourcePath = (Join-Path $script:Share 'missing.exe'); stagingDir = $script:Staging; fileName = 'cu.exe' })
         $envelope['error']['type'] | Should -Be 'FileNotFound'
-        $envelope['error']['message'] | Should -BeLike '*does not admit the account*'
+        $envelope['error']['message'] | Should -BeLike '*the double hop*'
     }
 }

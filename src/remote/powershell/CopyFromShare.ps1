@@ -1,8 +1,8 @@
 # Operation "copyFromShare": the target copies an installer from a UNC share into its staging folder.
-# The target authenticates to the file server with its own session's identity: under Kerberos without
-# delegation that is not the operator (the double hop), so this works only when the share admits the
-# target's computer account, or with CredSSP or constrained delegation (see docs/winrm.md).
-# Windows PowerShell 5.1 compatible.
+# A remoting session holds the operator's logon but not credentials it may pass on: under plain
+# Kerberos the target cannot authenticate to the file server (the double hop). This works with CredSSP,
+# or with Kerberos constrained delegation from the targets to the file server's cifs service
+# (see docs/winrm.md). Windows PowerShell 5.1 compatible.
 
 function Invoke-CopyFromShareOperation {
     param([Parameter(Mandatory = $true)][System.Collections.IDictionary]$Arguments)
@@ -12,7 +12,7 @@ function Invoke-CopyFromShareOperation {
     Assert-PlainFileName -Name $fileName -What 'installer file name'
 
     if (-not (Test-Path -LiteralPath $sourcePath -PathType Leaf)) {
-        throw (New-OperationException -Type 'FileNotFound' -Message ('the host cannot read "{0}" (missing, or the share does not admit the account the session runs as)' -f $sourcePath))
+        throw (New-OperationException -Type 'FileNotFound' -Message ('the host cannot read "{0}": the file is missing, or the session cannot authenticate to the share (the double hop: use staging_source "copy", CredSSP or Kerberos delegation)' -f $sourcePath))
     }
     if (-not (Test-Path -LiteralPath $stagingDir -PathType Container)) {
         $null = New-Item -ItemType Directory -Path $stagingDir -Force
