@@ -1,6 +1,7 @@
 import { loadConfigOrThrow, openHistoryFor, preparePlan } from '../deploy/preparePlan.js';
 import { TransportProvider } from '../remote/transports.js';
 import { EXIT } from './exitCodes.js';
+import { jsonChunks } from './jsonChunks.js';
 import type { CliOptions } from './options.js';
 import { formatPlan } from './planText.js';
 
@@ -17,7 +18,9 @@ export async function planCommand(options: CliOptions): Promise<number> {
     });
     for (const warning of prepared.warnings) process.stderr.write(`warning: ${warning}\n`);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify(prepared.plan, null, 2)}\n`);
+      // In pieces: the same text as JSON.stringify(plan, null, 2), never held whole (see jsonChunks).
+      for (const chunk of jsonChunks({ ...prepared.plan })) process.stdout.write(chunk);
+      process.stdout.write('\n');
     } else {
       const source = prepared.live
         ? 'versions as the hosts reported them just now'
