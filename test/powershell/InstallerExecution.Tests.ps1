@@ -10,11 +10,7 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'fixtures/PosixProcess.ps1')
     $script:SummaryFixture = Join-Path $PSScriptRoot 'fixtures/SetupBootstrap/Log'
 
-    function Invoke-TestOperation {
-        param([string]$EntryPoint, [System.Collections.IDictionary]$Arguments)
-        $encoded = [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes((ConvertTo-OperationJson -Value $Arguments)))
-        return (ConvertFrom-OperationJson -Json (Invoke-Operation -EncodedArguments $encoded -EntryPoint $EntryPoint))
-    }
+    . (Join-Path $PSScriptRoot 'fixtures/InvokeTestOperation.ps1')
 
     function New-TestInstaller {
         # A shell script standing in for SQL Server setup.

@@ -9,11 +9,11 @@ BeforeAll {
     $script:CbsKey = 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending'
     $script:WindowsUpdateKey = 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired'
     $script:SessionManagerKey = 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager'
+    . (Join-Path $PSScriptRoot 'fixtures/InvokeTestOperation.ps1')
 
     function Invoke-TestPreflight {
         param([System.Collections.IDictionary]$Arguments)
-        $encoded = [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes((ConvertTo-OperationJson -Value $Arguments)))
-        return (ConvertFrom-OperationJson -Json (Invoke-Operation -EncodedArguments $encoded -EntryPoint 'Invoke-PreflightOperation'))
+        return (Invoke-TestOperation -EntryPoint 'Invoke-PreflightOperation' -Arguments $Arguments)
     }
 }
 

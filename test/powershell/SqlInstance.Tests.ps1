@@ -20,11 +20,7 @@ BeforeAll {
     }
     $script:Services = @{ MSSQLSERVER = 'Running'; SQLSERVERAGENT = 'Stopped'; 'MSSQL$SALES' = 'Stopped' }
 
-    function Invoke-TestOperation {
-        param([string]$EntryPoint, [System.Collections.IDictionary]$Arguments)
-        $encoded = [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes((ConvertTo-OperationJson -Value $Arguments)))
-        return (ConvertFrom-OperationJson -Json (Invoke-Operation -EncodedArguments $encoded -EntryPoint $EntryPoint))
-    }
+    . (Join-Path $PSScriptRoot 'fixtures/InvokeTestOperation.ps1')
 }
 
 Describe 'discover' {

@@ -6,11 +6,7 @@ BeforeAll {
     . (Join-Path $operations 'StagedFile.ps1')
     . (Join-Path $operations 'CopyFromShare.ps1')
 
-    function Invoke-TestOperation {
-        param([string]$EntryPoint, [System.Collections.IDictionary]$Arguments)
-        $encoded = [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes((ConvertTo-OperationJson -Value $Arguments)))
-        return (ConvertFrom-OperationJson -Json (Invoke-Operation -EncodedArguments $encoded -EntryPoint $EntryPoint))
-    }
+    . (Join-Path $PSScriptRoot 'fixtures/InvokeTestOperation.ps1')
 }
 
 Describe 'stagedFile' {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import {
   runPowerShellScript,
 } from '../../src/remote/powershell/localPowerShell.js';
 import { PowerShellOperationError } from '../../src/remote/powershell/operationOutput.js';
+import { processesWith } from './processes.js';
 import { requirePwsh } from './pwsh.js';
 
 const pwsh = requirePwsh();
@@ -30,21 +31,6 @@ async function runScript(body: string, overrides: Partial<PowerShellRunOptions> 
 }
 
 const VALID_PROBE = `'{"ok":true,"result":{"echo":null,"computerName":"x","powershellVersion":"7","powershellEdition":"Core"}}'`;
-
-/** Running processes whose command line contains the text (Linux). */
-function processesWith(text: string): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((name) => {
-      try {
-        const state = readFileSync(`/proc/${name}/stat`, 'utf8').split(') ')[1]?.[0];
-        return state !== 'Z' && readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(text);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 describe.concurrent('a local PowerShell running one operation', () => {
   it('receives the script and its arguments on stdin and returns the one JSON object it prints', async () => {

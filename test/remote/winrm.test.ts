@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,7 @@ import { ConnectivityError, RemoteOperationError } from '../../src/errors.js';
 import { PowerShellOperationError } from '../../src/remote/powershell/operationOutput.js';
 import type { HostSession } from '../../src/remote/transport.js';
 import { type WinRmDependencies, type WinRmHostSession, type WinRmOptions, WinRmTransport } from '../../src/remote/winrm.js';
+import { processesWith } from '../powershell/processes.js';
 import { requirePwsh } from '../powershell/pwsh.js';
 
 // The winrm transport with `localExecution`: the real session process, protocol and operations under
@@ -78,21 +79,6 @@ async function stageInstaller(session: HostSession, name: string, body: string):
   // Staging copies the bytes; the execute bit is the test's business on Linux.
   chmodSync(staged.remotePath, 0o755);
   return staged.remotePath;
-}
-
-/** Running processes whose command line contains the text (Linux). */
-function processesWith(text: string): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((name) => {
-      try {
-        const state = readFileSync(`/proc/${name}/stat`, 'utf8').split(') ')[1]?.[0];
-        return state !== 'Z' && readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(text);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, seconds = 20): Promise<T> {

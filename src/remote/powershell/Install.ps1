@@ -21,7 +21,7 @@ function Invoke-InstallOperation {
         if (-not (Test-Path -LiteralPath $installerPath -PathType Leaf)) {
             throw (New-OperationException -Type 'FileNotFound' -Message ('the installer "{0}" is not on the host' -f $installerPath))
         }
-        $executionDir = Split-Path -Path $recordPath -Parent
+        $executionDir = [System.IO.Path]::GetDirectoryName($recordPath)
         if (-not (Test-Path -LiteralPath $executionDir -PathType Container)) { $null = New-Item -ItemType Directory -Path $executionDir -Force }
         $launchToken = [System.Guid]::NewGuid().ToString('N')
         $record = Start-InstallerExecution -RecordPath $recordPath -ExecutionId $executionId -InstallerPath $installerPath -Parameters $parameters -LaunchToken $launchToken

@@ -254,7 +254,7 @@ function Start-InstallerExecution {
         [Parameter(Mandatory = $true)][string]$LaunchToken,
         [double]$StartTimeoutSeconds = 60
     )
-    $executionDir = Split-Path -Path $RecordPath -Parent
+    $executionDir = [System.IO.Path]::GetDirectoryName($RecordPath)
     $wrapperPath = Join-Path -Path $executionDir -ChildPath ($ExecutionId + '.wrapper.ps1')
     [System.IO.File]::WriteAllText($wrapperPath, (Get-InstallerWrapperScript), [System.Text.Encoding]::ASCII)
     $wrapperArguments = [ordered]@{
