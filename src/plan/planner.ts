@@ -47,6 +47,8 @@ interface DetailedStep extends PlanStep {
   readonly family: string;
   readonly mappingRef: string;
   readonly description: string;
+  /** The command, lower-cased: one host runs an installer command once, however it is capitalised. */
+  readonly commandKey: string;
 }
 
 export interface PlanResult {
@@ -61,7 +63,8 @@ export interface PlanResult {
 export function buildPlan(input: PlanInput): PlanResult {
   const mappings = indexMappings(input.mapping, input.root);
   const unsupported = new Map(input.mapping.unsupported_versions.map((u) => [normalizeFamilyName(u.version_family), u.message]));
-  const detailed = input.inventory.map((entry) => planInstance(entry, mappings, unsupported));
+  const memo: PlanMemo = { candidates: new Map(), chains: new Map() };
+  const detailed = input.inventory.map((entry) => planInstance(entry, mappings, unsupported, memo));
   const targets = detailed.map((d) => d.target);
   const summary = Object.fromEntries(PLAN_STATUS.map((s) => [s, 0])) as PlanSummary;
   for (const t of targets) summary[t.status]++;
@@ -94,16 +97,18 @@ function indexMappings(file: MappingFile, root: string): IndexedMapping[] {
       .sort((a, b) => a.f.order - b.f.order);
     const steps = files.map(({ f, fileIndex }) => {
       const localPath = joinFolderAndFile(resolveUserPath(root, f.path === '' ? '.' : f.path), f.filename);
+      const command = buildCommand(localPath, f.parameters);
       return {
         installer: baseName(f.filename),
         path: localPath,
         required: f.required,
         parameters: f.parameters,
-        command: buildCommand(localPath, f.parameters),
+        command,
         sha256: f.sha256 ? f.sha256.toLowerCase() : null,
         family,
         mappingRef: `mappings[${index}].files[${fileIndex}]`,
         description: f.description ?? entry.description,
+        commandKey: command.toLowerCase(),
       };
     });
     out.push({ entry, index, family, min, target, steps });
@@ -123,10 +128,73 @@ interface DetailedTarget {
   readonly steps: readonly DetailedStep[];
 }
 
+/**
+ * What many instances have in common, worked out once per plan: a fleet has a handful of families,
+ * editions and chains of mappings, and thousands of instances. Instances on the same chain share
+ * its (read-only) steps and message, so a plan's memory grows with its instances, not with
+ * instances × steps.
+ */
+interface PlanMemo {
+  /** By family and edition. */
+  readonly candidates: Map<string, Candidates>;
+  /** By the chain's mapping indexes. */
+  readonly chains: Map<string, ChainPlan>;
+}
+
+/** The mappings that apply to one family and edition. */
+interface Candidates {
+  readonly mappings: readonly IndexedMapping[];
+  /** The highest target build among them; null when there is none. */
+  readonly highest: BuildNumber | null;
+  readonly upToDateMessage: string;
+}
+
+/** What a chain of mappings plans for any instance it starts from. */
+interface ChainPlan {
+  readonly targetBuild: string;
+  readonly requiresRestart: boolean;
+  readonly message: string;
+  readonly planSteps: readonly PlanStep[];
+  readonly steps: readonly DetailedStep[];
+}
+
+function candidatesFor(family: string, edition: string | null, mappings: readonly IndexedMapping[], memo: PlanMemo): Candidates {
+  const key = `${family}\u0000${edition ?? ''}`;
+  let found = memo.candidates.get(key);
+  if (!found) {
+    const matching = mappings.filter(
+      (m) => m.family === family && (m.entry.edition_filter === null || editionMatches(m.entry.edition_filter, edition)),
+    );
+    const highest = matching.length === 0 ? null : matching.reduce((a, b) => (compareBuilds(a.target, b.target) >= 0 ? a : b)).target;
+    found = { mappings: matching, highest, upToDateMessage: highest ? `at or above the highest target build ${highest.text}` : '' };
+    memo.candidates.set(key, found);
+  }
+  return found;
+}
+
+function chainPlan(chain: readonly IndexedMapping[], last: IndexedMapping, memo: PlanMemo): ChainPlan {
+  const key = chain.map((m) => m.index).join(',');
+  let found = memo.chains.get(key);
+  if (!found) {
+    const steps = chain.flatMap((m) => m.steps).map((s, i) => ({ ...s, order: i + 1 }));
+    const descriptions = chain.map((m) => m.entry.description || `${m.family} → ${m.target.text}`);
+    found = {
+      targetBuild: last.target.text,
+      requiresRestart: chain.some((m) => m.entry.requires_restart),
+      message: descriptions.join(' → '),
+      planSteps: steps.map(({ order, installer, path, required, command }) => ({ order, installer, path, required, command })),
+      steps,
+    };
+    memo.chains.set(key, found);
+  }
+  return found;
+}
+
 function planInstance(
   entry: InventoryEntry,
   mappings: readonly IndexedMapping[],
   unsupported: ReadonlyMap<string, string>,
+  memo: PlanMemo,
 ): DetailedTarget {
   const build = parseBuild(entry.version);
   const family = build ? familyOf(build) : null;
@@ -156,15 +224,12 @@ function planInstance(
   const unsupportedMessage = unsupported.get(family);
   if (unsupportedMessage !== undefined) return finish('unsupported', unsupportedMessage);
 
-  const candidates = mappings.filter(
-    (m) => m.family === family && (m.entry.edition_filter === null || editionMatches(m.entry.edition_filter, entry.edition)),
-  );
-  if (candidates.length === 0) {
+  const { mappings: candidates, highest, upToDateMessage } = candidatesFor(family, entry.edition, mappings, memo);
+  if (!highest) {
     return finish('no_mapping', `no mapping available for SQL Server ${family}${entry.edition ? ` (${entry.edition})` : ''}`);
   }
-  const highest = candidates.reduce((a, b) => (compareBuilds(a.target, b.target) >= 0 ? a : b)).target;
   if (compareBuilds(build, highest) >= 0) {
-    return finish('up_to_date', `at or above the highest target build ${highest.text}`, { target_build: highest.text });
+    return finish('up_to_date', upToDateMessage, { target_build: highest.text });
   }
 
   const chain = chainFrom(build, candidates);
@@ -174,18 +239,17 @@ function planInstance(
     const why = compareBuilds(build, lowest) < 0 ? `below the lowest min_build ${lowest.text}` : 'in a gap between mappings';
     return finish('no_mapping', `no mapping covers build ${build.text} for SQL Server ${family} (${why})`);
   }
-  const steps = chain.flatMap((m) => m.steps).map((s, i) => ({ ...s, order: i + 1 }));
-  const descriptions = chain.map((m) => m.entry.description || `${m.family} → ${m.target.text}`);
+  const planned = chainPlan(chain, last, memo);
   return {
     target: {
       ...base,
       status: 'pending',
-      target_build: last.target.text,
-      requires_restart: chain.some((m) => m.entry.requires_restart),
-      message: descriptions.join(' → '),
-      steps: steps.map(({ order, installer, path, required, command }) => ({ order, installer, path, required, command })),
+      target_build: planned.targetBuild,
+      requires_restart: planned.requiresRestart,
+      message: planned.message,
+      steps: planned.planSteps,
     },
-    steps,
+    steps: planned.steps,
   };
 }
 
@@ -230,14 +294,13 @@ function groupByHost(inventory: readonly InventoryEntry[], detailed: readonly De
       );
     const byCommand = new Map<string, { step: DetailedStep; targets: string[]; required: boolean }>();
     for (const t of pending) {
+      const name = targetKey(t.target.server, t.target.instance);
       for (const step of t.steps) {
-        const key = step.command.toLowerCase();
-        const existing = byCommand.get(key);
-        const name = targetKey(t.target.server, t.target.instance);
+        const existing = byCommand.get(step.commandKey);
         if (existing) {
           existing.targets.push(name);
           existing.required ||= step.required;
-        } else byCommand.set(key, { step, targets: [name], required: step.required });
+        } else byCommand.set(step.commandKey, { step, targets: [name], required: step.required });
       }
     }
     const steps: HostStep[] = [...byCommand.values()].map(({ step, targets: served, required }, i) => ({
