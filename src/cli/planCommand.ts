@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { loadConfigOrThrow, openHistoryFor, preparePlan } from '../deploy/preparePlan.js';
 import { TransportProvider } from '../remote/transports.js';
 import { EXIT } from './exitCodes.js';
@@ -19,7 +20,10 @@ export async function planCommand(options: CliOptions): Promise<number> {
     for (const warning of prepared.warnings) process.stderr.write(`warning: ${warning}\n`);
     if (options.json) {
       // In pieces: the same text as JSON.stringify(plan, null, 2), never held whole (see jsonChunks).
-      for (const chunk of jsonChunks({ ...prepared.plan })) process.stdout.write(chunk);
+      // Waiting for 'drain' keeps a slow reader (a pipe into jq) from making us queue it all anyway.
+      for (const chunk of jsonChunks({ ...prepared.plan })) {
+        if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
+      }
       process.stdout.write('\n');
     } else {
       const source = prepared.live
