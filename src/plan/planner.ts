@@ -190,6 +190,9 @@ function chainPlan(chain: readonly IndexedMapping[], last: IndexedMapping, memo:
   return found;
 }
 
+// Targets with nothing to run share one empty list.
+const NO_STEPS: readonly never[] = [];
+
 function planInstance(
   entry: InventoryEntry,
   mappings: readonly IndexedMapping[],
@@ -198,19 +201,30 @@ function planInstance(
 ): DetailedTarget {
   const build = parseBuild(entry.version);
   const family = build ? familyOf(build) : null;
-  const base = {
+  const currentBuild = build ? build.text : (entry.version ?? null);
+  // One literal with every field, in the order the JSON shows them: built by spreading a base
+  // object, each target got a hidden class of its own, a few hundred bytes apiece on a large fleet.
+  const planTarget = (
+    status: PlanStatus,
+    message: string,
+    targetBuild: string | null,
+    requiresRestart: boolean,
+    steps: readonly PlanStep[],
+  ): PlanTarget => ({
     server: entry.server,
     instance: entry.instance,
-    current_build: build ? build.text : (entry.version ?? null),
+    current_build: currentBuild,
     version_family: family,
     edition: entry.edition,
-    target_build: null,
-    requires_restart: false,
-    steps: [],
-  };
-  const finish = (status: PlanStatus, message: string, extra: Partial<PlanTarget> = {}): DetailedTarget => ({
-    target: { ...base, status, message, ...extra },
-    steps: [],
+    target_build: targetBuild,
+    requires_restart: requiresRestart,
+    steps,
+    status,
+    message,
+  });
+  const finish = (status: PlanStatus, message: string, targetBuild: string | null = null): DetailedTarget => ({
+    target: planTarget(status, message, targetBuild, false, NO_STEPS),
+    steps: NO_STEPS,
   });
 
   if (!entry.reachable) {
@@ -229,7 +243,7 @@ function planInstance(
     return finish('no_mapping', `no mapping available for SQL Server ${family}${entry.edition ? ` (${entry.edition})` : ''}`);
   }
   if (compareBuilds(build, highest) >= 0) {
-    return finish('up_to_date', upToDateMessage, { target_build: highest.text });
+    return finish('up_to_date', upToDateMessage, highest.text);
   }
 
   const chain = chainFrom(build, candidates);
@@ -240,17 +254,7 @@ function planInstance(
     return finish('no_mapping', `no mapping covers build ${build.text} for SQL Server ${family} (${why})`);
   }
   const planned = chainPlan(chain, last, memo);
-  return {
-    target: {
-      ...base,
-      status: 'pending',
-      target_build: planned.targetBuild,
-      requires_restart: planned.requiresRestart,
-      message: planned.message,
-      steps: planned.planSteps,
-    },
-    steps: planned.steps,
-  };
+  return { target: planTarget('pending', planned.message, planned.targetBuild, planned.requiresRestart, planned.planSteps), steps: planned.steps };
 }
 
 /** The mappings that take `build` as far as they reach, one hop after another. */
