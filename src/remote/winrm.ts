@@ -399,12 +399,21 @@ export class WinRmHostSession implements HostSession {
       setupLogVersion: request.setupLogVersion,
     };
     let failedAttempts = 0;
+    let launched = false;
     // Each call attaches to the same execution by its id, so asking again never starts a second installer.
     for (;;) {
-      if (request.signal?.aborted) return { kind: 'detached', durationMs: Date.now() - startedAt };
+      if (launched && request.signal?.aborted) return { kind: 'detached', durationMs: Date.now() - startedAt };
+      // The first call starts the execution (or finds it) and answers at once. It is not aborted: an
+      // abort then would leave unknown whether the installer started; starting takes seconds.
+      const callWaitSeconds = launched ? waitSeconds : 0;
       let result: OperationResult<'install'>;
       try {
-        result = await this.invoke('install', args, { signal: request.signal, timeoutMs: waitSeconds * 1000 + INSTALL_CALL_MARGIN_MS });
+        result = await this.invoke(
+          'install',
+          { ...args, waitSeconds: callWaitSeconds },
+          { signal: launched ? request.signal : undefined, timeoutMs: callWaitSeconds * 1000 + INSTALL_CALL_MARGIN_MS },
+        );
+        launched = true;
         failedAttempts = 0;
       } catch (error) {
         if (error instanceof CancelledError && request.signal?.aborted) return { kind: 'detached', durationMs: Date.now() - startedAt };
@@ -412,7 +421,7 @@ export class WinRmHostSession implements HostSession {
         if (error instanceof ConnectivityError && failedAttempts < INSTALL_RECONNECT_ATTEMPTS) {
           failedAttempts++;
           this.dependencies.onNote?.(this.server, `session lost while ${request.executionId} runs (${error.message}); reconnecting`);
-          await delay(this.dependencies.reconnectDelayMs ?? DEFAULT_RECONNECT_DELAY_MS, request.signal);
+          await delay(this.dependencies.reconnectDelayMs ?? DEFAULT_RECONNECT_DELAY_MS, launched ? request.signal : undefined);
           continue;
         }
         throw error;
