@@ -56,7 +56,7 @@ describe('arguments passed to an operation', () => {
         const result = await runOperationLocally('probe', { echo: value }, { executable: pwsh, server: 'SQL-LOCAL', timeoutMs: 30_000 });
         expect(result.echo).toEqual(asJsonCarriesIt(value));
       }),
-      { numRuns: 10 },
+      { numRuns: 8 },
     );
   });
 

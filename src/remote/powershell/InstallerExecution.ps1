@@ -355,7 +355,7 @@ function Wait-InstallerExecution {
             continue
         }
         if ($now -ge $waitUntil) { return [ordered]@{ outcome = 'running'; record = $record } }
-        $sleepMilliseconds = [Math]::Min(500, [Math]::Min(($deadline - $now).TotalMilliseconds, ($waitUntil - $now).TotalMilliseconds))
+        $sleepMilliseconds = [Math]::Min(250, [Math]::Min(($deadline - $now).TotalMilliseconds, ($waitUntil - $now).TotalMilliseconds))
         Start-Sleep -Milliseconds ([int][Math]::Max(20, $sleepMilliseconds))
     }
 }
