@@ -3,7 +3,7 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { isUncPath, joinFolderAndFile, resolveUserPath } from '../config/paths.js';
 import type { MappingFile } from '../config/schemas.js';
 import type { ConfigProblem } from '../errors.js';
-import type { HostPlan } from '../plan/types.js';
+import type { HostPlan, Plan } from '../plan/types.js';
 
 /** An installer on the admin machine, hashed once per run however many hosts need it. */
 export interface LocalInstaller {
@@ -21,10 +21,12 @@ export function checkInstallerFiles(
   mapping: MappingFile,
   mappingFile: string,
   root: string,
-  hosts: readonly HostPlan[],
+  plan: Plan,
   platform: NodeJS.Platform = process.platform,
 ): { problems: ConfigProblem[]; warnings: string[] } {
-  const needed = new Map(hosts.flatMap((h) => h.steps).map((s) => [s.localPath, s]));
+  // The installers of pending instances: the same paths their host plans stage from.
+  const needed = new Set<string>();
+  for (const target of plan.targets) for (const step of target.steps) needed.add(step.path);
   const problems: ConfigProblem[] = [];
   const warnings: string[] = [];
   const checked = new Set<string>();

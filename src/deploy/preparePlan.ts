@@ -67,10 +67,20 @@ export async function preparePlan(
   }
   const result = buildPlan({ mapping: config.mapping, inventory, root: config.root });
   const mappingName = displayPath(config.files.mapping);
-  const files = checkInstallerFiles(config.mapping, mappingName, config.root, result.hosts);
+  const files = checkInstallerFiles(config.mapping, mappingName, config.root, result.plan);
   warnings.push(...files.warnings);
   if (files.problems.length > 0) throw new ConfigError(files.problems);
-  return { ...result, config, targets: selected, live, warnings };
+  // Passes the host plans through as the planner made them: grouped only if someone reads them.
+  return {
+    plan: result.plan,
+    get hosts() {
+      return result.hosts;
+    },
+    config,
+    targets: selected,
+    live,
+    warnings,
+  };
 }
 
 export function openHistoryFor(config: Config): HistoryDb {

@@ -68,7 +68,16 @@ export function buildPlan(input: PlanInput): PlanResult {
   const targets = detailed.map((d) => d.target);
   const summary = Object.fromEntries(PLAN_STATUS.map((s) => [s, 0])) as PlanSummary;
   for (const t of targets) summary[t.status]++;
-  return { plan: { targets, summary }, hosts: groupByHost(input.inventory, detailed) };
+  let hosts: readonly HostPlan[] | undefined;
+  return {
+    plan: { targets, summary },
+    // Grouped on first use: printing a plan never needs the per-host work, which on a large fleet
+    // takes as much memory as the plan itself. The inputs are read-only, so the result is the same.
+    get hosts() {
+      hosts ??= groupByHost(input.inventory, detailed);
+      return hosts;
+    },
+  };
 }
 
 interface IndexedMapping {
