@@ -125,7 +125,7 @@ export class WinRmTransport implements Transport {
     } catch (error) {
       await session.close();
       if (error instanceof CancelledError || error instanceof ConnectivityError) throw error;
-      throw new ConnectivityError(address.server, `the session opened but cannot run operations: ${errorText(error)}`, {
+      throw new ConnectivityError(address.server, `the session opened but cannot run operations: ${detailOf(error, address.server)}`, {
         cause: error,
       });
     }
@@ -139,8 +139,10 @@ export class WinRmTransport implements Transport {
   }
 }
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/** An error's message without the leading `SERVER: ` that the error classes add. */
+function detailOf(error: unknown, server: string): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.startsWith(`${server}: `) ? message.slice(server.length + 2) : message;
 }
 
 function defaultPort(options: WinRmOptions): number {
@@ -172,6 +174,8 @@ async function connectHost(
   });
   const port = address.port ?? options.port;
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  // New-PSSession has its own open timeout; this one catches a PowerShell that hangs regardless.
+  const answerTimeoutMs = connectTimeoutMs + 30_000;
   try {
     const answer = await host.request(
       {
@@ -186,7 +190,7 @@ async function connectHost(
         credential,
         local: options.localExecution ?? false,
       },
-      { label: 'connect', timeoutMs: connectTimeoutMs + 30_000, signal },
+      { label: 'connect', timeoutMs: answerTimeoutMs, signal },
     );
     if (!answer.ok) {
       const where = `port ${port ?? defaultPort(options)}${options.useSsl ? ' (HTTPS)' : ''}, ${authentication}`;
@@ -198,7 +202,9 @@ async function connectHost(
     return host;
   } catch (error) {
     host.kill();
-    if (error instanceof RemoteOperationError) throw new ConnectivityError(server, error.message, { cause: error });
+    if (error instanceof RemoteOperationError) {
+      throw new ConnectivityError(server, `no PowerShell Remoting session within ${answerTimeoutMs / 1000} s`, { cause: error });
+    }
     throw error;
   }
 }
