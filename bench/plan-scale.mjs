@@ -1,7 +1,8 @@
 // Budget 1: planning scales linearly. Plans generated fleets of 1,000, 10,000 and 50,000 instances
 // against a 50-entry mapping, two ways, each size in a fresh child process so that peak memory and
 // CPU time are the process's own:
-//   planner  buildPlan() alone, on an inventory built in memory (dist/plan/planner.js);
+//   planner  buildPlan() alone, on an inventory built in memory (dist/plan/planner.js), with its
+//            per-host grouping read (a deployment needs it; --hotfix-plan does not);
 //   cli      `autodbaudit --hotfix-plan --offline --json` on a generated configuration root
 //            (load and validate the three files, open history.db, plan, check installers, print).
 // Budgets: 10,000 instances in under 1 s of CPU, 50,000 in under 200 MB peak memory.
@@ -54,6 +55,7 @@ async function plannerChild(count) {
   const cpu = process.cpuUsage();
   const started = performance.now();
   const result = buildPlan({ mapping, inventory, root: '/srv/autodbaudit' });
+  const hosts = result.hosts.length;
   const wallMs = performance.now() - started;
   const used = process.cpuUsage(cpu);
   process.stdout.write(
@@ -63,7 +65,7 @@ async function plannerChild(count) {
       rssBeforeBytes: rssBefore,
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
       summary: result.plan.summary,
-      hosts: result.hosts.length,
+      hosts,
     }),
   );
 }
@@ -150,11 +152,16 @@ async function main() {
       });
     }
   }
-  if (rows.length >= 2) {
-    const first = rows[0];
-    const biggest = rows[rows.length - 1];
-    const growth = biggest.planner.cpuMs / biggest.count / (first.planner.cpuMs / first.count);
-    console.log(`buildPlan CPU per instance at ${biggest.count.toLocaleString('en-US')} vs ${first.count.toLocaleString('en-US')}: ×${fixed(growth, 2)} (1.0 is linear)`);
+  // Linear means each further instance costs the same: compare the marginal cost between sizes.
+  for (let i = 1; i < rows.length; i++) {
+    const a = rows[i - 1];
+    const b = rows[i];
+    const added = b.count - a.count;
+    const marginal = (key) => (((b[key].cpuMs - a[key].cpuMs) * 1000) / added).toFixed(1);
+    const memory = (key) => ((mb(b[key].maxRssBytes) - mb(a[key].maxRssBytes)) * 1024 * 1024 / added).toFixed(0);
+    console.log(
+      `from ${a.count.toLocaleString('en-US')} to ${b.count.toLocaleString('en-US')}: each further instance costs buildPlan ${marginal('planner')} µs CPU and ${memory('planner')} bytes peak, the CLI ${marginal('cli')} µs and ${memory('cli')} bytes`,
+    );
   }
   console.log('');
   for (const b of budgets) console.log(verdict(b));
