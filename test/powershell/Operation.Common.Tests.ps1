@@ -160,6 +160,20 @@ Describe 'Invoke-Operation' {
         (ConvertFrom-OperationJson -Json $output[0])['error']['type'] | Should -Be 'OperationOutput'
     }
 
+    It 'reports a result that cannot be written as JSON as an error object' {
+        function Invoke-TestTooDeep {
+            param($Arguments)
+            $value = 'bottom'
+            for ($level = 0; $level -lt 70; $level++) { $value = [ordered]@{ inner = $value } }
+            return $value
+        }
+        $output = @(Invoke-Operation -EncodedArguments (ConvertTo-TestArgument -Json '{}') -EntryPoint 'Invoke-TestTooDeep')
+        $output.Count | Should -Be 1
+        $envelope = ConvertFrom-OperationJson -Json $output[0]
+        $envelope['error']['type'] | Should -Be 'OperationOutput'
+        $envelope['error']['message'] | Should -BeLike 'the result could not be written as JSON: *64 levels*'
+    }
+
     It 'reports undecodable arguments as an error object' {
         $envelope = ConvertFrom-OperationJson -Json (Invoke-Operation -EncodedArguments '%%%' -EntryPoint 'Invoke-TestEchoOperation')
         $envelope['ok'] | Should -BeFalse

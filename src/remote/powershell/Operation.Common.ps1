@@ -312,8 +312,11 @@ function New-OperationError {
     $type = $exception.GetType().FullName
     if ($exception.Data.Contains('OperationErrorType')) { $type = [string]$exception.Data['OperationErrorType'] }
     $position = $null
-    if ($null -ne $ErrorRecord.InvocationInfo -and $ErrorRecord.InvocationInfo.ScriptLineNumber -gt 0) {
-        $position = ('line {0}: {1}' -f $ErrorRecord.InvocationInfo.ScriptLineNumber, $ErrorRecord.InvocationInfo.Line.Trim())
+    $invocation = $ErrorRecord.InvocationInfo
+    if ($null -ne $invocation -and $invocation.ScriptLineNumber -gt 0) {
+        $line = ''
+        if ($null -ne $invocation.Line) { $line = $invocation.Line.Trim() }
+        $position = ('line {0}: {1}' -f $invocation.ScriptLineNumber, $line)
     }
     return [ordered]@{ message = $exception.Message; type = $type; position = $position }
 }
@@ -342,5 +345,11 @@ function Invoke-Operation {
     } catch {
         $envelope = [ordered]@{ ok = $false; error = (New-OperationError -ErrorRecord $_) }
     }
-    return (ConvertTo-OperationJson -Value $envelope)
+    try {
+        return (ConvertTo-OperationJson -Value $envelope)
+    } catch {
+        # A result that cannot be written as JSON is reported as an error, still as one line of JSON.
+        $failure = [ordered]@{ message = 'the result could not be written as JSON: ' + $_.Exception.Message; type = 'OperationOutput'; position = $null }
+        return (ConvertTo-OperationJson -Value ([ordered]@{ ok = $false; error = $failure }))
+    }
 }
