@@ -17,9 +17,12 @@ const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
 const parent = new Map();
 for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
 
-// Sample time per node: each sample lasts until the next one.
+// Time per node: each sample is credited with the time since the one before it.
 const timeOf = new Map();
-profile.samples.forEach((id, i) => timeOf.set(id, (timeOf.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+for (let i = 0; i < profile.samples.length; i++) {
+  const id = profile.samples[i];
+  timeOf.set(id, (timeOf.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+}
 
 function label(node) {
   const { functionName, url, lineNumber } = node.callFrame;
