@@ -3,9 +3,9 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * Builds the self-contained script text of each target-side operation from the `.ps1` files beside
- * this module: the shared functions (Operation.Common.ps1), a surfaces file (Windows by default), the libraries the operation
- * needs, the operation itself, and one line that calls it. The arguments never enter the text: the
- * script takes them as one parameter, base64 of UTF-8 JSON.
+ * this module: the shared functions (Operation.Common.ps1), a surfaces file (Windows by default), the
+ * libraries the operation needs, the operation itself, and one line that calls it. The arguments
+ * never enter the text: the script takes them as one parameter, base64 of UTF-8 JSON.
  */
 
 export const OPERATION_NAMES = [
