@@ -1,14 +1,30 @@
 import type { Config } from '../config/load.js';
-import { ConnectivityError } from '../errors.js';
-import type { HostAddress, HostSession, Transport } from './transport.js';
+import { CredentialResolver } from './credentials.js';
+import type { Transport } from './transport.js';
+import { WinRmTransport } from './winrm.js';
 
-/** Placeholder until the winrm transport lands: every host is reported unreachable, plainly. */
-export async function createWinrmTransport(_config: Config): Promise<Transport> {
-  return {
-    name: 'winrm',
-    async open(address: HostAddress): Promise<HostSession> {
-      throw new ConnectivityError(address.server, 'the winrm transport is not available in this build');
+/** The winrm transport as audit_config.json `hotfix.winrm` and `hotfix.staging_dir` configure it. */
+export async function createWinrmTransport(config: Config): Promise<Transport> {
+  const winrm = config.settings.winrm;
+  const credentials = CredentialResolver.forConfig(config);
+  return new WinRmTransport(
+    {
+      powershellPath: winrm?.powershell_path,
+      useSsl: winrm?.use_ssl,
+      port: winrm?.port,
+      authentication: winrm?.authentication,
+      stagingSource: winrm?.staging_source,
+      skipCaCheck: winrm?.skip_ca_check,
+      stagingDir: config.settings.staging_dir,
     },
-    async dispose() {},
-  };
+    {
+      async resolveCredential(name) {
+        const credential = await credentials.resolve(name);
+        if (credential.password === undefined) {
+          throw new Error(`credential ${JSON.stringify(name)} has no password (a key file serves only the ssh transport)`);
+        }
+        return { userName: credential.userName, password: credential.password };
+      },
+    },
+  );
 }
