@@ -186,7 +186,7 @@ function Get-InstallerWrapperScript {
         'New-OperationException', 'Add-OperationJsonString', 'Add-OperationJsonNumber', 'Add-OperationJsonValue',
         'ConvertTo-OperationJson', 'ConvertTo-UtcTimestamp', 'Read-OperationJsonToken', 'ConvertFrom-OperationJsonString',
         'Read-OperationJsonValue', 'ConvertFrom-OperationJson', 'ConvertFrom-OperationArgument', 'Get-OperationArgument',
-        'Invoke-WithFileRetry', 'New-ExecutionRecord', 'Write-ExecutionRecord', 'Invoke-InstallerWrapper'
+        'Invoke-WithFileRetry', 'New-ExecutionRecord', 'Write-ExecutionRecord', 'Start-InstallerProcess', 'Invoke-InstallerWrapper'
     )
     $builder = New-Object -TypeName System.Text.StringBuilder
     foreach ($name in $names) {
@@ -223,14 +223,7 @@ function Invoke-InstallerWrapper {
     }
     if (-not (New-ExecutionRecord -Path $recordPath -Record $record)) { return }
     try {
-        $startInfo = New-Object -TypeName System.Diagnostics.ProcessStartInfo
-        $startInfo.FileName = $installerPath
-        # The mapping's parameters go to the installer exactly as written.
-        $startInfo.Arguments = $parameters
-        $startInfo.UseShellExecute = $false
-        $startInfo.CreateNoWindow = $true
-        $startInfo.WorkingDirectory = [System.IO.Path]::GetDirectoryName($installerPath)
-        $process = [System.Diagnostics.Process]::Start($startInfo)
+        $process = Start-InstallerProcess -FilePath $installerPath -ArgumentList $parameters -WorkingDirectory ([System.IO.Path]::GetDirectoryName($installerPath)) -ExecutionId $record['executionId']
         $record['installerPid'] = $process.Id
         Write-ExecutionRecord -Path $recordPath -Record $record
         $process.WaitForExit()

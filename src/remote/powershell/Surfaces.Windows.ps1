@@ -90,6 +90,26 @@ function Start-DetachedProcess {
     return [int]$created.ProcessId
 }
 
+function Start-InstallerProcess {
+    # Runs in the detached wrapper: starts the installer and returns its process, of which the wrapper
+    # reads .Id, calls .WaitForExit() and then reads .ExitCode. ExecutionId is for surfaces that keep
+    # their own record of executions (the lab's); Windows needs only the process.
+    param(
+        [Parameter(Mandatory = $true)][string]$FilePath,
+        [Parameter(Mandatory = $true)][AllowEmptyString()][string]$ArgumentList,
+        [Parameter(Mandatory = $true)][string]$WorkingDirectory,
+        [Parameter(Mandatory = $true)][string]$ExecutionId
+    )
+    $startInfo = New-Object -TypeName System.Diagnostics.ProcessStartInfo
+    $startInfo.FileName = $FilePath
+    # The mapping's parameters go to the installer exactly as written.
+    $startInfo.Arguments = $ArgumentList
+    $startInfo.UseShellExecute = $false
+    $startInfo.CreateNoWindow = $true
+    $startInfo.WorkingDirectory = $WorkingDirectory
+    return [System.Diagnostics.Process]::Start($startInfo)
+}
+
 function Get-ChildProcessId {
     # Ids of the processes whose parent is the given one (Windows keeps the parent id after the parent exits).
     param([Parameter(Mandatory = $true)][int]$ProcessId)
