@@ -43,6 +43,19 @@ export async function runHost(ctx: DeployContext, runId: number, work: HostWork)
     session = await transport.open({ server, port: work.port, credential: work.credential }, cancellation.signal);
   } catch (error) {
     const reason = `${server}: unreachable: ${stripServer(server, errorMessage(error))}`;
+    if (work.groups.some((g) => g.status === 'running' || g.status === 'interrupted')) {
+      // An installer may still be running there: only the host can say, so the work stays open.
+      history.addEvent({
+        runId,
+        server,
+        level: 'error',
+        kind: 'host_unreachable',
+        message: `${reason}; its unsettled steps stay open: run --deploy-hotfixes --resume again once it answers`,
+        error,
+      });
+      observer.hostFinished(server, 'unreachable (unsettled steps kept)');
+      return 'interrupted';
+    }
     history.skipHost(runId, targetIds, server, reason, { reached: false, kind: 'host_unreachable', error });
     observer.hostFinished(server, 'unreachable');
     return 'finished';

@@ -93,6 +93,27 @@ describe('--resume', () => {
     expect(labExecutions(fleet.root).map((e) => e.server)).toEqual(['A', 'B', 'C']);
   });
 
+  it('keeps unsettled steps open while their host cannot be reached, and settles them once it answers', async () => {
+    const fleet = labFleet([{ server: 'A' }], { timeScale: 0.05 });
+    const run = startDeploy(fleet.config);
+    await run.waitFor(/CU30\.exe: started/);
+    run.child.kill('SIGKILL');
+    await run.closed;
+    const world = new Database(path.join(fleet.root, 'output/lab/world.db'));
+    world.prepare("UPDATE lab_hosts SET reachable = 0 WHERE server = 'A'").run();
+    const whileDown = runCli(['--deploy-hotfixes', '--resume', '--yes', '--config', fleet.config]);
+    expect(whileDown.code).toBe(1);
+    expect(whileDown.stdout).toContain('its unsettled steps stay open');
+    expect(readHistory<{ status: string }>(fleet.root, 'SELECT status FROM hotfix_targets')).toEqual([{ status: 'in_progress' }]);
+    expect(readHistory<{ status: string }>(fleet.root, 'SELECT status FROM hotfix_runs')).toEqual([{ status: 'interrupted' }]);
+    world.prepare("UPDATE lab_hosts SET reachable = 1 WHERE server = 'A'").run();
+    world.close();
+    const back = runCli(['--deploy-hotfixes', '--resume', '--yes', '--config', fleet.config]);
+    expect(back.code, back.stdout).toBe(0);
+    expect(readHistory<{ status: string }>(fleet.root, 'SELECT status FROM hotfix_targets')).toEqual([{ status: 'success' }]);
+    expect(labExecutions(fleet.root)).toHaveLength(1);
+  });
+
   it('refuses a new deployment while a run is unfinished, pointing to --resume', async () => {
     const fleet = labFleet([{ server: 'A' }, { server: 'B' }], { hotfix: { max_concurrent_servers: 1 }, timeScale: 0.05 });
     const run = startDeploy(fleet.config);
