@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { credentialSchema } from '../../src/config/schemas.js';
 import { CredentialResolver } from '../../src/remote/credentials.js';
 import { writeConfigTree } from '../helpers/configTree.js';
+import { requirePwsh } from '../powershell/pwsh.js';
 import { runCli } from '../helpers/runCli.js';
 
 const spec = (value: unknown) => credentialSchema.parse(value);
@@ -59,7 +60,11 @@ describe('the winrm transport, as audit_config.json configures it', () => {
     const root = writeConfigTree({
       'config/audit_config.json': {
         schema_version: 1,
-        hotfix: { transport: 'winrm', credentials: { adm: { username: 'CONTOSO\\svc', password_env: 'ADA_SECRET_PW' } } },
+        hotfix: {
+          transport: 'winrm',
+          winrm: { powershell_path: requirePwsh() },
+          credentials: { adm: { username: 'CONTOSO\\svc', password_env: 'ADA_SECRET_PW' } },
+        },
       },
       'config/hotfix_mapping.json': { schema_version: 1, mappings: [] },
       'config/sql_targets.json': {
