@@ -1,0 +1,79 @@
+import { RemoteOperationError } from '../../errors.js';
+import type { BuildQuery, DiscoveryResult, InstallerStatus, InstallResult, PreflightFacts } from '../transport.js';
+import type { OperationResult } from './operationOutput.js';
+
+/**
+ * The Transport's view of the operations' checked results, for every transport that runs the `.ps1`
+ * operations (however it reaches the host), so that they all answer the engine alike.
+ */
+
+export function discoveryFrom(result: OperationResult<'discover'>): DiscoveryResult {
+  return {
+    instances: result.instances.map((instance) => ({
+      instance: instance.instance,
+      build: instance.build,
+      edition: instance.edition,
+      patchLevel: instance.productLevel,
+      services: instance.services,
+    })),
+    cluster: result.cluster,
+  };
+}
+
+export function preflightFactsFrom(result: OperationResult<'preflight'>): PreflightFacts {
+  return {
+    stagingFreeBytes: result.stagingFreeBytes,
+    systemFreeBytes: result.systemFreeBytes,
+    pendingReboot: result.pendingReboot,
+    installerBusy: result.installerBusy,
+    services: result.services,
+  };
+}
+
+/** The final result of an install call, or null while the installer still runs. */
+export function installResultFrom(server: string, result: OperationResult<'install'>): InstallResult | null {
+  switch (result.outcome) {
+    case 'running':
+      return null;
+    case 'exited':
+      if (result.exitCode === null) throw new RemoteOperationError(server, 'install', 'the installer exited without an exit code');
+      return {
+        kind: 'exited',
+        exitCode: result.exitCode,
+        durationMs: result.durationMs,
+        summaryTail: result.summaryTail ?? undefined,
+        summaryPath: result.summaryPath ?? undefined,
+      };
+    case 'timed_out':
+      return { kind: 'timed_out', durationMs: result.durationMs, summaryTail: result.summaryTail ?? undefined };
+    default: {
+      const never: never = result.outcome;
+      throw new Error(`unknown install outcome ${String(never)}`);
+    }
+  }
+}
+
+export function installerStatusFrom(result: OperationResult<'installerStatus'>): InstallerStatus {
+  switch (result.state) {
+    case 'not_started':
+      return { state: 'not_started' };
+    case 'running':
+      return { state: 'running', startedAt: result.startedAt ?? '' };
+    case 'finished':
+      return { state: 'finished', startedAt: result.startedAt ?? '', finishedAt: result.finishedAt ?? '', exitCode: result.exitCode };
+    default: {
+      const never: never = result.state;
+      throw new Error(`unknown installer state ${String(never)}`);
+    }
+  }
+}
+
+export function buildQueryFrom(result: OperationResult<'queryBuild'>): BuildQuery {
+  return {
+    build: result.build,
+    edition: result.edition,
+    productLevel: result.productLevel,
+    productUpdateLevel: result.productUpdateLevel,
+    source: result.source,
+  };
+}
