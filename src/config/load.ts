@@ -24,7 +24,11 @@ export interface Config {
   readonly files: { readonly auditConfig: string; readonly mapping: string; readonly targets: string };
   readonly settings: HotfixSettings;
   /** Null when audit_config.json has no `lab` block. */
-  readonly lab: { readonly timeScale: number } | null;
+  readonly lab: {
+    readonly timeScale: number;
+    /** ssh targets are SSH test-bed hosts on 127.0.0.1 whose Windows-only surfaces the lab answers. */
+    readonly sshSurfaces: boolean;
+  } | null;
   readonly outputDir: string;
   readonly historyDbPath: string;
   readonly mapping: MappingFile;
@@ -81,7 +85,7 @@ export function loadConfig(auditConfigPath: string, cwd: string = process.cwd())
       root,
       files: { auditConfig: auditPath, mapping: mappingPath, targets: targetsPath },
       settings,
-      lab: audit.lab ? { timeScale: audit.lab.time_scale } : null,
+      lab: audit.lab ? { timeScale: audit.lab.time_scale, sshSurfaces: audit.lab.ssh_surfaces } : null,
       outputDir,
       historyDbPath: resolveUserPath(outputDir, 'history.db'),
       mapping,

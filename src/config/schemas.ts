@@ -75,6 +75,12 @@ export const hotfixSettingsSchema = z.strictObject({
 
 export const labSettingsSchema = z.strictObject({
   time_scale: z.number().positive('expected a positive number').default(0.01).describe('Simulated seconds × time_scale = real seconds.'),
+  ssh_surfaces: z
+    .boolean()
+    .default(false)
+    .describe(
+      'ssh targets are hosts of the SSH test bed: reached on 127.0.0.1 at their port, the operations answered from the lab world by the lab surfaces (src/lab/powershell/Surfaces.Lab.ps1) instead of Windows.',
+    ),
 });
 
 export const auditConfigSchema = z.strictObject({

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+import { fileURLToPath } from 'node:url';
+import { errorMessage } from '../errors.js';
+import { hostFacts, type LabHostContext, runLabInstaller, spawnWatcher, watchLabInstaller } from './labHost.js';
+
+/**
+ * What the lab surfaces (Surfaces.Lab.ps1) call on a host of the SSH test bed:
+ *
+ *   node labHostCli.js host                                          the host's facts, one JSON object
+ *   node labHostCli.js run-installer <executionId> <path> <params>   stands in for setup.exe; prints {"exitCode":N}
+ *   node labHostCli.js watch-installer <pid> <executionId>           kills the world's execution when that process dies
+ *
+ * The world and the host come from the environment sshd sets for the host: ADA_LAB_WORLD (world.db),
+ * ADA_LAB_HOST (its name there) and ADA_LAB_TIME_SCALE (default 0.01).
+ */
+
+function contextFromEnvironment(env: NodeJS.ProcessEnv): LabHostContext {
+  const worldFile = env.ADA_LAB_WORLD;
+  const server = env.ADA_LAB_HOST;
+  if (!worldFile || !server) throw new Error('ADA_LAB_WORLD and ADA_LAB_HOST must be set (sshd_config SetEnv on a test-bed host)');
+  const timeScale = Number(env.ADA_LAB_TIME_SCALE ?? '0.01');
+  if (!(timeScale > 0)) throw new Error(`ADA_LAB_TIME_SCALE must be a positive number, not ${env.ADA_LAB_TIME_SCALE}`);
+  return { worldFile, server, timeScale };
+}
+
+// EX_SOFTWARE: the lab itself failed.
+const EXIT_LAB_FAILURE = 70;
+
+async function main(args: readonly string[]): Promise<number> {
+  const [verb, ...rest] = args;
+  const context = contextFromEnvironment(process.env);
+  switch (verb) {
+    case 'host':
+      process.stdout.write(`${JSON.stringify(hostFacts(context))}\n`);
+      return 0;
+    case 'run-installer': {
+      const [executionId, installerPath, parameters = ''] = rest;
+      if (!executionId || !installerPath) throw new Error('usage: run-installer <executionId> <installerPath> [parameters]');
+      const self = fileURLToPath(import.meta.url);
+      const exitCode = await runLabInstaller(context, executionId, installerPath, parameters, (pid) => spawnWatcher(self, pid, executionId));
+      // setup.exe's exit codes are 32-bit and a POSIX exit status is 8: the full code goes on stdout.
+      process.stdout.write(`${JSON.stringify({ exitCode })}\n`);
+      return exitCode & 0xff;
+    }
+    case 'watch-installer': {
+      const [pid, executionId] = rest;
+      if (!pid || !executionId) throw new Error('usage: watch-installer <pid> <executionId>');
+      await watchLabInstaller(context, Number(pid), executionId);
+      return 0;
+    }
+    default:
+      throw new Error(`unknown verb ${JSON.stringify(verb)} (host, run-installer, watch-installer)`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`labHostCli: ${errorMessage(error)}\n`);
+    // Not 2: setup's "file not found" must not be mistaken for a broken lab.
+    process.exitCode = EXIT_LAB_FAILURE;
+  },
+);

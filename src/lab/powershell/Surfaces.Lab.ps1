@@ -1,0 +1,191 @@
+# The surfaces of Surfaces.Windows.ps1 for the SSH test bed: the same functions with the same
+# contracts, answered from the lab world instead of Windows. The host's facts come from
+# labHostCli.js (registry keys from the world's instances, services from services_running, volumes
+# from free_disk_gb, reboot keys from pending_reboot, the MSI mutex from installer_busy); processes
+# are real: the installer's wrapper is detached from the SSH session as Win32_Process.Create detaches
+# it, and "setup.exe" is a Node process that runs the staged file's execution in the world.
+#
+# The bed's sshd sets ADA_LAB_WORLD, ADA_LAB_HOST, ADA_LAB_NODE (node) and ADA_LAB_CLI (labHostCli.js)
+# for every session. Runs under PowerShell 7 on Linux only.
+
+function Get-LabHostFacts {
+    # One read per operation: over SSH every operation runs in a PowerShell process of its own.
+    $cached = Get-Variable -Name 'LabHostFacts' -Scope Script -ValueOnly -ErrorAction SilentlyContinue
+    if ($null -ne $cached) { return $cached }
+    $node = $env:ADA_LAB_NODE
+    if ([string]::IsNullOrEmpty($node)) { $node = 'node' }
+    $output = @(& $node $env:ADA_LAB_CLI 'host' 2>&1)
+    if ($LASTEXITCODE -ne 0) {
+        throw (New-OperationException -Type 'LabUnavailable' -Message ('the lab host CLI failed (exit {0}): {1}' -f $LASTEXITCODE, ($output -join ' ')))
+    }
+    $facts = ConvertFrom-OperationJson -Json (($output | ForEach-Object { [string]$_ }) -join "`n")
+    Set-Variable -Name 'LabHostFacts' -Scope Script -Value $facts
+    return $facts
+}
+
+function Find-LabInstance {
+    # The instance whose name, or whose registered id (MSSQL15.MSSQLSERVER), is given; $null when none.
+    param([Parameter(Mandatory = $true)][string]$Name)
+    foreach ($instance in @((Get-LabHostFacts)['instances'])) {
+        if ($instance['instance'] -eq $Name -or $instance['instanceId'] -eq $Name) { return $instance }
+    }
+    return $null
+}
+
+function Get-RegistryKeyValues {
+    param([Parameter(Mandatory = $true)][string]$Path)
+    $facts = Get-LabHostFacts
+    $sqlRoot = 'HKLM:\SOFTWARE\Microsoft\Microsoft SQL Server\'
+    if ($Path -eq ($sqlRoot + 'Instance Names\SQL')) {
+        $names = [ordered]@{}
+        foreach ($instance in @($facts['instances'])) { $names[$instance['instance']] = $instance['instanceId'] }
+        return $names
+    }
+    if ($Path.StartsWith($sqlRoot, [System.StringComparison]::OrdinalIgnoreCase) -and $Path.EndsWith('\Setup', [System.StringComparison]::OrdinalIgnoreCase)) {
+        $instanceId = $Path.Substring($sqlRoot.Length, $Path.Length - $sqlRoot.Length - '\Setup'.Length)
+        $instance = Find-LabInstance -Name $instanceId
+        if ($null -eq $instance) { return $null }
+        return [ordered]@{
+            Version    = $instance['version']
+            PatchLevel = $instance['version']
+            Edition    = $instance['edition']
+            SP         = 0
+            SQLBinRoot = 'C:\Program Files\Microsoft SQL Server\' + $instance['instanceId'] + '\MSSQL\Binn'
+        }
+    }
+    if ($Path -eq 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending') {
+        if ($facts['pendingReboot']) { return [ordered]@{} }
+    }
+    return $null
+}
+
+function Get-FileProductVersion {
+    param([Parameter(Mandatory = $true)][string]$Path)
+    $match = [regex]::Match($Path, '\\([^\\]+)\\MSSQL\\Binn\\sqlservr\.exe$', [System.Text.RegularExpressions.RegexOptions]::IgnoreCase)
+    if (-not $match.Success) { return $null }
+    $instance = Find-LabInstance -Name $match.Groups[1].Value
+    if ($null -eq $instance) { return $null }
+    return $instance['version']
+}
+
+function Get-ServiceStatus {
+    param([Parameter(Mandatory = $true)][string]$Name)
+    $instanceName = $null
+    if ($Name -eq 'MSSQLSERVER' -or $Name -eq 'SQLSERVERAGENT') { $instanceName = 'MSSQLSERVER' }
+    elseif ($Name -match '^(MSSQL|SQLAgent)\$(.+)$') { $instanceName = $Matches[2] }
+    if ($null -eq $instanceName -or $null -eq (Find-LabInstance -Name $instanceName)) { return $null }
+    if ((Get-LabHostFacts)['servicesRunning']) { return 'Running' }
+    return 'Stopped'
+}
+
+function Get-FailoverClusterName {
+    return $null
+}
+
+function Get-VolumeFreeBytes {
+    param([Parameter(Mandatory = $true)][string]$Path)
+    $facts = Get-LabHostFacts
+    if ($Path -eq (Get-SystemDriveRoot)) { return [long]$facts['systemFreeBytes'] }
+    return [long]$facts['stagingFreeBytes']
+}
+
+function Get-SystemDriveRoot {
+    return 'C:\'
+}
+
+function Test-WindowsInstallerBusy {
+    return [bool](Get-LabHostFacts)['installerBusy']
+}
+
+function Get-AuthenticodeInfo {
+    param([Parameter(Mandatory = $true)][string]$Path)
+    return [ordered]@{ status = 'NotSigned'; signer = $null; statusMessage = 'Lab installers are not signed.' }
+}
+
+function Start-DetachedProcess {
+    # sh starts the process in the background and exits, so init adopts it and it belongs to no SSH
+    # session (killing sshd and its sessions leaves it running); setsid gives it a session of its own.
+    param(
+        [Parameter(Mandatory = $true)][string]$FilePath,
+        [Parameter(Mandatory = $true)][string]$ArgumentList,
+        [Parameter(Mandatory = $true)][string]$WorkingDirectory
+    )
+    $startInfo = New-Object -TypeName System.Diagnostics.ProcessStartInfo
+    $startInfo.FileName = '/bin/sh'
+    $startInfo.UseShellExecute = $false
+    $startInfo.RedirectStandardOutput = $true
+    $startInfo.WorkingDirectory = $WorkingDirectory
+    $startInfo.ArgumentList.Add('-c')
+    $startInfo.ArgumentList.Add('log=$1; shift; setsid "$@" </dev/null >/dev/null 2>>"$log" & echo $!')
+    $startInfo.ArgumentList.Add('sh')
+    $startInfo.ArgumentList.Add((Join-Path -Path $WorkingDirectory -ChildPath 'detached-process.stderr.log'))
+    $startInfo.ArgumentList.Add($FilePath)
+    # A Windows command line; the operations pass switches and base64 only, quoted or not.
+    foreach ($token in [regex]::Matches($ArgumentList, '"([^"]*)"|(\S+)')) {
+        if ($token.Groups[1].Success) { $startInfo.ArgumentList.Add($token.Groups[1].Value) } else { $startInfo.ArgumentList.Add($token.Groups[2].Value) }
+    }
+    $launcher = [System.Diagnostics.Process]::Start($startInfo)
+    $printed = $launcher.StandardOutput.ReadToEnd()
+    $launcher.WaitForExit()
+    return [int]$printed.Trim()
+}
+
+function Start-InstallerProcess {
+    # Runs in the detached wrapper, which holds only this function of this file: it must stand alone.
+    # "setup.exe" is labHostCli.js run-installer, acting on the world. Its exit code can be 32-bit
+    # (1603, 3010, -2068643838) where a POSIX exit status ends at 255, so it prints the full code and
+    # the object returned reads it from there once the process has exited.
+    param(
+        [Parameter(Mandatory = $true)][string]$FilePath,
+        [Parameter(Mandatory = $true)][AllowEmptyString()][string]$ArgumentList,
+        [Parameter(Mandatory = $true)][string]$WorkingDirectory,
+        [Parameter(Mandatory = $true)][string]$ExecutionId
+    )
+    $node = $env:ADA_LAB_NODE
+    if ([string]::IsNullOrEmpty($node)) { $node = 'node' }
+    $startInfo = New-Object -TypeName System.Diagnostics.ProcessStartInfo
+    $startInfo.FileName = $node
+    $startInfo.UseShellExecute = $false
+    $startInfo.RedirectStandardOutput = $true
+    $startInfo.WorkingDirectory = $WorkingDirectory
+    foreach ($argument in @($env:ADA_LAB_CLI, 'run-installer', $ExecutionId, $FilePath, $ArgumentList)) { $startInfo.ArgumentList.Add($argument) }
+    $process = [System.Diagnostics.Process]::Start($startInfo)
+    $installer = [pscustomobject]@{ Id = $process.Id; ExitCode = $null; Process = $process }
+    Add-Member -InputObject $installer -MemberType ScriptMethod -Name 'WaitForExit' -Value {
+        $printed = $this.Process.StandardOutput.ReadToEnd()
+        $this.Process.WaitForExit()
+        $reported = [regex]::Match($printed, '"exitCode":(-?[0-9]+)')
+        if ($reported.Success) { $this.ExitCode = [int]$reported.Groups[1].Value } else { $this.ExitCode = $this.Process.ExitCode }
+    }
+    return $installer
+}
+
+function Get-ChildProcessId {
+    # Children of a process, from /proc/<pid>/stat (state and parent id follow the command name).
+    param([Parameter(Mandatory = $true)][int]$ProcessId)
+    foreach ($directory in [System.IO.Directory]::GetDirectories('/proc')) {
+        $name = [System.IO.Path]::GetFileName($directory)
+        if ($name -notmatch '^[0-9]+$') { continue }
+        try {
+            $stat = [System.IO.File]::ReadAllText($directory + '/stat')
+        } catch {
+            continue
+        }
+        $fields = $stat.Substring($stat.LastIndexOf(')') + 2).Split(' ')
+        if ($fields[0] -ne 'Z' -and [int]$fields[1] -eq $ProcessId) { [int]$name }
+    }
+}
+
+function Invoke-SqlServerPropertyQuery {
+    param([Parameter(Mandatory = $true)][string]$Instance)
+    $found = Find-LabInstance -Name $Instance
+    if ($null -eq $found -or -not (Get-LabHostFacts)['servicesRunning']) {
+        throw (New-OperationException -Type 'SqlQueryFailed' -Message ('cannot connect to (local)\{0}: the service is not running' -f $Instance))
+    }
+    return [ordered]@{ ProductVersion = $found['version']; ProductLevel = 'RTM'; ProductUpdateLevel = $null; Edition = $found['edition'] }
+}
+
+function Get-SetupBootstrapLogDirectory {
+    param([AllowNull()][AllowEmptyString()][string]$MajorVersion)
+    return (Get-LabHostFacts)['setupLogDirectory']
+}
