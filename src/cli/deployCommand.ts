@@ -262,6 +262,7 @@ async function runDeployment(
         stepTimeoutMs: (options.stepTimeoutMinutes ?? config.settings.step_timeout_minutes) * 60_000,
         minFreeDiskBytes: config.settings.min_free_disk_gb * GB,
         ignorePendingFileRename: config.settings.ignore_pending_file_rename,
+        requireSignedInstallers: config.settings.require_signed_installers,
         maxConcurrent: maxConcurrent(options, config),
       },
     });

@@ -68,6 +68,10 @@ export const hotfixSettingsSchema = z.strictObject({
     .boolean()
     .default(false)
     .describe('Do not treat PendingFileRenameOperations alone as a pending reboot.'),
+  require_signed_installers: z
+    .boolean()
+    .default(true)
+    .describe('Refuse to run a staged installer whose Authenticode signature is not Valid (where the target reports one).'),
   credentials: z.record(z.string(), credentialSchema).default({}),
   winrm: winrmOptionsSchema.optional(),
   ssh: sshOptionsSchema.optional(),

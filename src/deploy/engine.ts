@@ -15,6 +15,8 @@ export interface DeploySettings {
   readonly stepTimeoutMs: number;
   readonly minFreeDiskBytes: number;
   readonly ignorePendingFileRename: boolean;
+  /** Refuse installers whose Authenticode signature the target reports as anything but Valid. */
+  readonly requireSignedInstallers: boolean;
   /** Hosts patched at once. */
   readonly maxConcurrent: number;
 }

@@ -180,12 +180,19 @@ async function stageInstaller(
       `${server}: the staged copy of ${group.installer} at ${result.remotePath} has SHA-256 ${result.sha256}, expected ${local.sha256}; the copy is corrupt`,
     );
   }
+  const signature = await session.installerSignature?.(result.remotePath, ctx.settings.stagingDir, ctx.cancellation.signal);
+  const signed = signature ? `; Authenticode ${signature.status}${signature.signer ? `, signed by ${signature.signer}` : ''}` : '';
+  if (signature && signature.status !== 'Valid' && ctx.settings.requireSignedInstallers) {
+    throw new StagingError(
+      `${server}: ${group.installer} at ${result.remotePath} is not validly signed (Authenticode ${signature.status}); refusing to run it (require_signed_installers)`,
+    );
+  }
   ctx.history.addEvent({
     runId: ctx.runId,
     server,
     level: 'info',
     kind: 'staged',
-    message: `${server}: ${group.installer} ${result.alreadyPresent ? 'already staged' : 'staged'} at ${result.remotePath} (SHA-256 ${local.sha256.slice(0, 12)}… verified)`,
+    message: `${server}: ${group.installer} ${result.alreadyPresent ? 'already staged' : 'staged'} at ${result.remotePath} (SHA-256 ${local.sha256.slice(0, 12)}… verified${signed})`,
   });
   staged.set(group.localPath, result);
   crashPoint('staged');

@@ -9,6 +9,10 @@ export const labInstallerSchema = z.strictObject({
   family: z.string().min(1),
   sets_build: z.string().min(1),
   seconds: z.number().nonnegative().default(60),
+  authenticode: z
+    .string()
+    .default('Valid')
+    .describe('The signature status the lab reports for this file (Valid, NotSigned, HashMismatch, …).'),
 });
 export type LabInstaller = z.infer<typeof labInstallerSchema>;
 

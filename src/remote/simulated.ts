@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConnectivityError } from '../errors.js';
+import { parseLabInstaller } from '../lab/installerFile.js';
 import type { LabExecutionRow, LabWorld } from '../lab/world.js';
 import { classifyExitCode } from '../sqlserver/setupExitCodes.js';
 import type {
@@ -9,6 +10,7 @@ import type {
   DiscoveryResult,
   HostAddress,
   HostSession,
+  InstallerSignature,
   InstallerStatus,
   InstallRequest,
   InstallResult,
@@ -21,6 +23,7 @@ import type {
 } from './transport.js';
 
 const GB = 1024 ** 3;
+const LAB_SIGNER = 'CN=Microsoft Corporation (lab)';
 // The lab's system drive has a fixed amount free beyond the staging drive's figure.
 const SYSTEM_DRIVE_EXTRA_GB = 20;
 
@@ -131,6 +134,16 @@ class SimulatedSession implements HostSession {
     if (!execution) return { state: 'not_started' };
     if (execution.finished_at === null) return { state: 'running', startedAt: execution.started_at };
     return { state: 'finished', startedAt: execution.started_at, finishedAt: execution.finished_at, exitCode: execution.exit_code };
+  }
+
+  async installerSignature(remotePath: string): Promise<InstallerSignature | null> {
+    this.assertOpen();
+    const staged = this.world.file(this.server, remotePath);
+    if (!staged) return null;
+    const installer = parseLabInstaller(staged.content);
+    // A file that is not a lab installer stands for a corrupted download: its signature no longer matches.
+    if (!installer) return { status: 'HashMismatch', signer: null };
+    return { status: installer.authenticode, signer: installer.authenticode === 'Valid' ? LAB_SIGNER : null };
   }
 
   async queryBuild(instance: string): Promise<BuildQuery> {

@@ -135,6 +135,14 @@ export interface BuildQuery {
   readonly source: 'sql' | 'registry';
 }
 
+/** A staged installer's Authenticode signature, as Windows reports it. */
+export interface InstallerSignature {
+  /** `Valid`, `NotSigned`, `HashMismatch`, `UnknownError`, … (System.Management.Automation.SignatureStatus). */
+  readonly status: string;
+  /** The signing certificate's subject, when signed. */
+  readonly signer: string | null;
+}
+
 export interface HostSession {
   readonly server: string;
   discover(signal?: AbortSignal): Promise<DiscoveryResult>;
@@ -144,6 +152,11 @@ export interface HostSession {
   /** What became of an execution started earlier, possibly by a process that has since died. */
   installerStatus(executionId: string, signal?: AbortSignal): Promise<InstallerStatus>;
   queryBuild(instance: string, signal?: AbortSignal): Promise<BuildQuery>;
+  /**
+   * The Authenticode signature of a staged installer. Optional: transports to hosts without
+   * Authenticode (the lab) leave it out, and the engine then relies on the SHA-256 alone.
+   */
+  installerSignature?(remotePath: string, stagingDir: string, signal?: AbortSignal): Promise<InstallerSignature | null>;
   close(): Promise<void>;
 }
 

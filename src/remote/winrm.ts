@@ -11,6 +11,7 @@ import type {
   InstallerStatus,
   InstallRequest,
   InstallResult,
+  InstallerSignature,
   PreflightFacts,
   PreflightRequest,
   StageRequest,
@@ -332,6 +333,11 @@ export class WinRmHostSession implements HostSession {
       },
       { signal },
     );
+  }
+
+  async installerSignature(remotePath: string, stagingDir: string, signal?: AbortSignal): Promise<InstallerSignature | null> {
+    const result = await this.preflightDetails({ stagingDir, instances: [], ignorePendingFileRename: true, installerPath: remotePath }, signal);
+    return result.authenticode ? { status: result.authenticode.status, signer: result.authenticode.signer } : null;
   }
 
   async preflight(request: PreflightRequest, signal?: AbortSignal): Promise<PreflightFacts> {

@@ -221,6 +221,20 @@ describe('deployment exit codes and refusals', () => {
     expect(readHistory(fleet.root, 'SELECT * FROM hotfix_runs')).toEqual([]);
   });
 
+  it('refuses to run a staged installer that is not validly signed, unless told otherwise', () => {
+    const unsigned = JSON.stringify({ lab_installer: 1, family: '2019', sets_build: '15.0.4395.2', seconds: 10, authenticode: 'NotSigned' });
+    const fleet = labFleet([{ server: 'A' }], { extraFiles: { 'hotfixes/2019/CU30.exe': unsigned } });
+    const refused = runCli(['--deploy-hotfixes', '--yes', '--config', fleet.config]);
+    expect(refused.code).toBe(1);
+    expect(targetsOf(fleet.root)[0]!.error_message).toContain('CU30.exe at C:\\Windows\\Temp\\AutoDBAudit\\CU30.exe is not validly signed (Authenticode NotSigned); refusing to run it');
+    expect(labExecutions(fleet.root)).toEqual([]);
+
+    const allowed = labFleet([{ server: 'A' }], { extraFiles: { 'hotfixes/2019/CU30.exe': unsigned }, hotfix: { require_signed_installers: false } });
+    const ran = runCli(['--deploy-hotfixes', '--yes', '--config', allowed.config]);
+    expect(ran.code, ran.stdout).toBe(0);
+    expect(ran.stdout).toContain('verified; Authenticode NotSigned)');
+  });
+
   it('stops the plan when a needed installer is missing, naming the mapping entry and the path', () => {
     const fleet = labFleet([{ server: 'A', version: '16.0.4085.0' }], {
       mappings: [{ family: '2022', min: '16.0.4085.0', target: '16.0.4165.4', files: [{ name: 'CU99.exe' }] }],
