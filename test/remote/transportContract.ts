@@ -103,6 +103,13 @@ export function transportContract(name: string, makeFixture: () => Promise<Contr
       expect(second).toEqual({ ...first, alreadyPresent: true });
     });
 
+    it('reports the Authenticode signature of a staged installer where the target has one', async () => {
+      const staged = await session.stage(stageRequestFor(fixture, fixture.good));
+      if (!session.installerSignature) return;
+      const signature = await session.installerSignature(staged.remotePath, fixture.stagingDir);
+      if (signature !== null) expect(signature).toEqual({ status: expect.stringMatching(/^\w+$/), signer: expect.toSatisfy((s: unknown) => s === null || typeof s === 'string') });
+    });
+
     it('knows nothing of an execution that never started', async () => {
       expect(await session.installerStatus('never-started-1')).toEqual({ state: 'not_started' });
     });
