@@ -5,6 +5,7 @@ import type { RunStatus } from '../store/states.js';
 import type { Cancellation } from './cancellation.js';
 import { crashPoint } from './crashPoints.js';
 import { runHost } from './hostWorker.js';
+import { orderHostsByExpectedWork } from './hostOrder.js';
 import { loadHostWork } from './hostWork.js';
 import type { InstallerCache } from './installerCache.js';
 import type { DeployObserver } from './observer.js';
@@ -46,7 +47,7 @@ export interface RunOutcome {
 export async function executeRun(ctx: DeployContext): Promise<RunOutcome> {
   const { history, runId } = ctx;
   crashPoint('run-created');
-  const work = loadHostWork(history, runId);
+  const work = orderHostsByExpectedWork(loadHostWork(history, runId), history.typicalInstallerDurations());
   const limit = pLimit(Math.max(1, ctx.settings.maxConcurrent));
   const ends = await Promise.all(work.map((host) => limit(() => runHost(ctx, runId, host))));
   const unfinished = ends.some((end) => end !== 'finished');

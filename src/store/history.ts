@@ -305,6 +305,31 @@ export class History {
       .all(runId) as StepRow[];
   }
 
+  /**
+   * The typical duration of each installer file (lower-case name → milliseconds): the median of its
+   * successful executions in recent runs, for ordering hosts longest-first.
+   */
+  typicalInstallerDurations(): Map<string, number> {
+    const rows = this.db
+      .prepare(
+        `SELECT lower(installer_file) AS installer, duration_ms FROM hotfix_steps
+         WHERE status = 'success' AND duration_ms IS NOT NULL ORDER BY id DESC LIMIT 5000`,
+      )
+      .all() as { installer: string; duration_ms: number }[];
+    const byInstaller = new Map<string, number[]>();
+    for (const row of rows) {
+      const durations = byInstaller.get(row.installer);
+      if (durations) durations.push(row.duration_ms);
+      else byInstaller.set(row.installer, [row.duration_ms]);
+    }
+    return new Map(
+      [...byInstaller.entries()].map(([installer, durations]) => {
+        durations.sort((a, b) => a - b);
+        return [installer, durations[Math.floor(durations.length / 2)]!];
+      }),
+    );
+  }
+
   events(runId: number): EventRow[] {
     return this.statements.prepare('SELECT * FROM hotfix_events WHERE hotfix_run_id = ? ORDER BY id').all(runId) as EventRow[];
   }
