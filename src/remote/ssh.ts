@@ -29,6 +29,7 @@ import type {
   DiscoveryResult,
   HostAddress,
   HostSession,
+  InstallerSignature,
   InstallerStatus,
   InstallRequest,
   InstallResult,
@@ -461,6 +462,12 @@ export class SshHostSession implements HostSession {
     return preflightFactsFrom(result);
   }
 
+  /** The staged installer's Authenticode signature, as the target reports it (null when it cannot tell). */
+  async installerSignature(remotePath: string, stagingDir: string, signal?: AbortSignal): Promise<InstallerSignature | null> {
+    const result = await this.invoke('preflight', { stagingDir, instances: [], ignorePendingFileRename: true, installerPath: remotePath }, { signal });
+    return result.authenticode ? { status: result.authenticode.status, signer: result.authenticode.signer } : null;
+  }
+
   /**
    * Asks the target first and copies only what is missing or different; the copy goes to a temporary
    * name and is renamed into place, so no reader ever sees half an installer under the real name;
@@ -600,7 +607,7 @@ export class SshHostSession implements HostSession {
           }
           throw new ConnectivityError(
             this.server,
-            `lost contact while ${request.executionId} runs and ${reconnects} attempts to reconnect failed (last: ${stripServer(this.server, error.message)})`,
+            `the SSH connection broke and ${reconnects} attempts to reconnect failed; last: ${stripServer(this.server, error.message)}`,
             { cause: error },
           );
         }

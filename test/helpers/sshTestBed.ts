@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect as connectTcp } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
+import { homedir, tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI } from './runCli.js';
@@ -174,7 +174,15 @@ export class SshTestBed {
     keygen(hostKey, `${name}-host-key`);
     const port = await freePort();
     const configFile = path.join(hostDir, 'sshd_config');
+    const home = homedir();
     const environment = [
+      // Sessions run the account's shell, and bash run by sshd reads ~/.bashrc: a home of the bed's
+      // own keeps whatever the machine's .bashrc does (version managers, prompts) out of the hosts.
+      `HOME=${hostDir}`,
+      // PowerShell keeps its caches under these; the machine's own keep its start-up fast.
+      `XDG_CACHE_HOME=${process.env.XDG_CACHE_HOME ?? path.join(home, '.cache')}`,
+      `XDG_DATA_HOME=${process.env.XDG_DATA_HOME ?? path.join(home, '.local', 'share')}`,
+      `XDG_CONFIG_HOME=${process.env.XDG_CONFIG_HOME ?? path.join(home, '.config')}`,
       `ADA_LAB_WORLD=${this.options.worldFile}`,
       `ADA_LAB_HOST=${name}`,
       `ADA_LAB_TIME_SCALE=${this.options.timeScale}`,

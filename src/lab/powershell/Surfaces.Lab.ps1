@@ -12,13 +12,7 @@ function Get-LabHostFacts {
     # One read per operation: over SSH every operation runs in a PowerShell process of its own.
     $cached = Get-Variable -Name 'LabHostFacts' -Scope Script -ValueOnly -ErrorAction SilentlyContinue
     if ($null -ne $cached) { return $cached }
-    $node = $env:ADA_LAB_NODE
-    if ([string]::IsNullOrEmpty($node)) { $node = 'node' }
-    $output = @(& $node $env:ADA_LAB_CLI 'host' 2>&1)
-    if ($LASTEXITCODE -ne 0) {
-        throw (New-OperationException -Type 'LabUnavailable' -Message ('the lab host CLI failed (exit {0}): {1}' -f $LASTEXITCODE, ($output -join ' ')))
-    }
-    $facts = ConvertFrom-OperationJson -Json (($output | ForEach-Object { [string]$_ }) -join "`n")
+    $facts = Invoke-LabHostCli -Arguments @('host')
     Set-Variable -Name 'LabHostFacts' -Scope Script -Value $facts
     return $facts
 }
@@ -97,9 +91,23 @@ function Test-WindowsInstallerBusy {
     return [bool](Get-LabHostFacts)['installerBusy']
 }
 
+function Invoke-LabHostCli {
+    # One call of labHostCli.js; its one line of JSON as a dictionary.
+    param([Parameter(Mandatory = $true)][string[]]$Arguments)
+    $node = $env:ADA_LAB_NODE
+    if ([string]::IsNullOrEmpty($node)) { $node = 'node' }
+    $output = @(& $node $env:ADA_LAB_CLI @Arguments 2>&1)
+    if ($LASTEXITCODE -ne 0) {
+        throw (New-OperationException -Type 'LabUnavailable' -Message ('the lab host CLI failed (exit {0}): {1}' -f $LASTEXITCODE, ($output -join ' ')))
+    }
+    return (ConvertFrom-OperationJson -Json (($output | ForEach-Object { [string]$_ }) -join "`n"))
+}
+
 function Get-AuthenticodeInfo {
+    # What the staged lab installer says of its signature (Valid unless it says otherwise).
     param([Parameter(Mandatory = $true)][string]$Path)
-    return [ordered]@{ status = 'NotSigned'; signer = $null; statusMessage = 'Lab installers are not signed.' }
+    $signature = Invoke-LabHostCli -Arguments @('signature', $Path)
+    return [ordered]@{ status = $signature['status']; signer = $signature['signer']; statusMessage = ('lab signature: {0}' -f $signature['status']) }
 }
 
 function Start-DetachedProcess {
