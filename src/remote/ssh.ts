@@ -516,6 +516,7 @@ export class SshHostSession implements HostSession {
       if (!connection.alive) return new ConnectivityError(this.server, `the SSH connection was lost while copying ${request.fileName}`, { cause: error });
       return new RemoteOperationError(this.server, label, `SFTP copy to ${partial} failed: ${errorMessage(error)}`, { cause: error });
     };
+    const copyStarted = Date.now();
     try {
       await new Promise<void>((resolve, reject) => {
         let done = false;
@@ -548,6 +549,12 @@ export class SshHostSession implements HostSession {
         );
       });
       await renameIntoPlace(sftp, partial, target);
+      const seconds = Math.max(0.001, (Date.now() - copyStarted) / 1000);
+      const megabytes = request.sizeBytes / (1024 * 1024);
+      this.dependencies.onNote?.(
+        this.server,
+        `${request.fileName}: copied over SFTP, ${megabytes.toFixed(1)} MB in ${seconds.toFixed(2)} s (${(megabytes / seconds).toFixed(1)} MB/s)`,
+      );
     } catch (error) {
       if (connection.alive) await sftpCall((done) => sftp.unlink(partial, done)).catch(() => {});
       throw failure(error);
