@@ -315,6 +315,8 @@ export class SshTransport implements Transport {
       // Proves that PowerShell starts and runs the operations (a login can work and the shell not).
       await session.probe(signal);
     } catch (error) {
+      // Not kept for a later session: it could not run the operations.
+      connection.close();
       await session.close();
       if (error instanceof CancelledError || error instanceof ConnectivityError) throw error;
       throw new ConnectivityError(address.server, `the SSH session opened but cannot run operations: ${errorMessage(error)}`, { cause: error });
@@ -380,11 +382,6 @@ export class SshHostSession implements HostSession {
     this.connection = connection;
   }
 
-  /** Whether the current connection is open (a broken one is reopened by the next operation). */
-  get connected(): boolean {
-    return this.connection?.alive === true;
-  }
-
   private get powershell(): string {
     return this.options.powershell ?? 'powershell';
   }
@@ -396,8 +393,14 @@ export class SshHostSession implements HostSession {
     this.reconnecting ??= this.connector(signal).finally(() => {
       this.reconnecting = null;
     });
-    this.connection = await this.reconnecting;
-    return this.connection;
+    const connection = await this.reconnecting;
+    // Closed while reconnecting: nobody will use or end this connection but here.
+    if (this.closed) {
+      connection.close();
+      throw new ConnectivityError(this.server, 'the session was closed');
+    }
+    this.connection = connection;
+    return connection;
   }
 
   /** Ends a connection that no longer answers, so that the next operation opens a new one. */

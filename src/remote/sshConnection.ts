@@ -261,7 +261,8 @@ export function openSshConnection(
         },
         authHandler: (methodsLeft: AuthenticationType[] | null, _partialSuccess: boolean | null, next) => {
           if (methodsLeft) serverMethods = methodsLeft;
-          const index = methods.findIndex((m) => methodsLeft === null || methodsLeft.includes(m.type));
+          // Servers name the methods they accept; keys from an agent go as "publickey".
+          const index = methods.findIndex((m) => methodsLeft === null || methodsLeft.includes(m.type === 'agent' ? 'publickey' : m.type));
           if (index < 0) return next(false as unknown as AuthenticationType);
           const [method] = methods.splice(index, 1);
           next(method!);
