@@ -262,8 +262,8 @@ export class SshTestBed {
     await this.startSshd(host);
   }
 
-  /** Stops every sshd, session and lab process of the bed, then removes its files. */
-  async stop(): Promise<void> {
+  /** Stops every sshd, session and lab process of the bed, then removes its files unless told to keep them. */
+  async stop(options: { readonly keepFiles?: boolean } = {}): Promise<void> {
     for (const name of this.hosts.keys()) this.kill(name);
     // Installers, their wrappers and watchers: detached from the sessions, but they carry the bed's environment.
     for (let round = 0; round < 3; round++) {
@@ -272,6 +272,6 @@ export class SshTestBed {
       killAll(left);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    rmSync(this.dir, { recursive: true, force: true });
+    if (!options.keepFiles) rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,6 +1,6 @@
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { targetSchema } from '../../src/config/schemas.js';
 import { LabWorld } from '../../src/lab/world.js';
 import { labInstaller, mapping, writeConfigTree } from '../helpers/configTree.js';
@@ -30,6 +30,8 @@ let bed: SshTestBed;
 let worldFile: string;
 let work: string;
 let downPort: number;
+/** Configuration roots made by the tests, removed with the bed. */
+const roots: string[] = [];
 
 beforeAll(async () => {
   work = writeConfigTree({});
@@ -47,9 +49,21 @@ beforeAll(async () => {
   downPort = await freePort();
 }, 60_000);
 
+// A failed test keeps its roots (history.db, logs, the lab world, sshd logs) for a look afterwards.
+let failed = false;
+beforeEach((context) => {
+  context.onTestFailed(() => {
+    failed = true;
+  });
+});
+
 afterAll(async () => {
-  await bed?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
+  await bed?.stop({ keepFiles: failed });
+  if (failed) {
+    process.stderr.write(`kept for inspection: ${[bed?.dir, work, ...roots].join(', ')}\n`);
+    return;
+  }
+  for (const dir of [work, ...roots]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 /** A configuration root whose ssh targets are the bed's hosts; the world lives in the bed's folder. */
@@ -94,6 +108,7 @@ function sshRoot(servers: readonly string[]): string {
   mkdirSync(path.join(root, 'keys'));
   copyFileSync(bed.clientKey, path.join(root, 'keys/client_ed25519'));
   copyFileSync(bed.strangerKey, path.join(root, 'keys/stranger_ed25519'));
+  roots.push(root);
   return root;
 }
 
