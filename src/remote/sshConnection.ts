@@ -263,6 +263,7 @@ export function openSshConnection(
           if (methodsLeft) serverMethods = methodsLeft;
           // Servers name the methods they accept; keys from an agent go as "publickey".
           const index = methods.findIndex((m) => methodsLeft === null || methodsLeft.includes(m.type === 'agent' ? 'publickey' : m.type));
+          // false ends the login as failed: ssh2 takes it, though its typings omit it.
           if (index < 0) return next(false as unknown as AuthenticationType);
           const [method] = methods.splice(index, 1);
           next(method!);

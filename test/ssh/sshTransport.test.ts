@@ -5,6 +5,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectivityError } from '../../src/errors.js';
+import { PowerShellOperationError } from '../../src/remote/powershell/operationOutput.js';
 import type { SshCredential, SshHostSession } from '../../src/remote/ssh.js';
 import { freePort, processTree } from '../helpers/sshTestBed.js';
 import { type SshFixture, startSshFixture } from './sshFixture.js';
@@ -159,6 +160,13 @@ describe('what PowerShell on the target answers', () => {
     // Planning closes its session, then the deployment opens the host again.
     const again = (await transport.open(address('SSH-A'))) as SshHostSession;
     expect(await again.queryBuild('MSSQLSERVER')).toMatchObject({ build: '15.0.4298.0', source: 'sql' });
+    // An operation that ran and failed says so with the target's own error.
+    const failed = await again.queryBuild('SALES').then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(failed).toBeInstanceOf(PowerShellOperationError);
+    expect((failed as Error).message).toBe('SSH-A: queryBuild failed: SQL Server instance "SALES" is not installed on this host (InstanceNotFound)');
     await transport.dispose();
     expect(acceptedLogins('SSH-A') - before).toBe(1);
   });
