@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConnectivityError } from '../errors.js';
 import { parseLabInstaller } from '../lab/installerFile.js';
+import { delay } from './delay.js';
 import type { LabExecutionRow, LabWorld } from '../lab/world.js';
 import { classifyExitCode } from '../sqlserver/setupExitCodes.js';
 import type {
@@ -124,7 +125,7 @@ class SimulatedSession implements HostSession {
         return { kind: 'timed_out', durationMs: now - startedAtMs };
       }
       const wakeAt = Math.min(deadline, execution.planned_finish_ms ?? deadline);
-      await sleep(Math.max(1, wakeAt - now), request.signal);
+      await delay(Math.max(1, wakeAt - now), request.signal);
     }
   }
 
@@ -170,15 +171,3 @@ function summaryOf(execution: LabExecutionRow): { summaryTail: string; summaryPa
   };
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import path from 'node:path';
+import { delay } from './delay.js';
 import type { SFTPWrapper } from 'ssh2';
 import { CancelledError, ConnectivityError, errorMessage, RemoteOperationError } from '../errors.js';
 import { interpretOutcome, powershellArguments } from './powershell/localPowerShell.js';
@@ -173,19 +174,6 @@ export function sftpPathFor(targetPath: string): string {
     throw new Error(`the staging folder ${targetPath} is a UNC path, which SFTP cannot write to; set hotfix.staging_dir to a local folder of the targets`);
   }
   return targetPath.replace(/\\/g, '/');
-}
-
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** The local user, with ssh-agent (when running) and the unencrypted default keys in ~/.ssh. */

@@ -9,7 +9,7 @@ import type { Transport } from './transport.js';
 const TEST_BED_ADDRESS = '127.0.0.1';
 
 /** The ssh transport as audit_config.json `hotfix.ssh`, `hotfix.staging_dir` and `lab` configure it. */
-export async function createSshTransport(config: Config): Promise<Transport> {
+export async function createSshTransport(config: Config, onNote?: (server: string, message: string) => void): Promise<Transport> {
   const ssh = config.settings.ssh;
   const credentials = CredentialResolver.forConfig(config);
   const testBed = config.lab?.sshSurfaces === true;
@@ -27,6 +27,7 @@ export async function createSshTransport(config: Config): Promise<Transport> {
     {
       resolveCredential: (name) => credentials.resolve(name),
       surfaces: testBed ? [labSurfacesFile()] : undefined,
+      onNote,
     },
   );
 }

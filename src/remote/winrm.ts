@@ -1,8 +1,11 @@
+import { isUncPath } from '../config/paths.js';
 import { CancelledError, ConnectivityError, RemoteOperationError } from '../errors.js';
 import { defaultPowerShellPath } from './powershell/localPowerShell.js';
 import { type OperationArguments, type OperationResult, parseOperationOutput } from './powershell/operationOutput.js';
 import { buildOperationScript, encodeOperationArguments, type OperationName } from './powershell/operationScript.js';
 import { type RemotingAuthentication, SessionHostProcess } from './powershell/sessionHostProcess.js';
+import { delay } from './delay.js';
+import { buildQueryFrom, discoveryFrom, installerStatusFrom, installResultFrom, preflightFactsFrom } from './powershell/operationResults.js';
 import type {
   BuildQuery,
   DiscoveryResult,
@@ -210,22 +213,6 @@ async function connectHost(
   }
 }
 
-function isUncPath(path: string): boolean {
-  return /^\\\\[^\\]+\\[^\\]+/.test(path);
-}
-
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 /** One host's session: every operation of that host goes through the same PSSession, one at a time. */
 export class WinRmHostSession implements HostSession {
   private host: SessionHostProcess | null;
@@ -305,17 +292,7 @@ export class WinRmHostSession implements HostSession {
   }
 
   async discover(signal?: AbortSignal): Promise<DiscoveryResult> {
-    const result = await this.invoke('discover', {}, { signal });
-    return {
-      instances: result.instances.map((instance) => ({
-        instance: instance.instance,
-        build: instance.build,
-        edition: instance.edition,
-        patchLevel: instance.productLevel,
-        services: instance.services,
-      })),
-      cluster: result.cluster,
-    };
+    return discoveryFrom(await this.invoke('discover', {}, { signal }));
   }
 
   /** The pre-flight facts plus, when an installer path is given, its Authenticode status and signer. */
@@ -341,14 +318,7 @@ export class WinRmHostSession implements HostSession {
   }
 
   async preflight(request: PreflightRequest, signal?: AbortSignal): Promise<PreflightFacts> {
-    const result = await this.preflightDetails(request, signal);
-    return {
-      stagingFreeBytes: result.stagingFreeBytes,
-      systemFreeBytes: result.systemFreeBytes,
-      pendingReboot: result.pendingReboot,
-      installerBusy: result.installerBusy,
-      services: result.services,
-    };
+    return preflightFactsFrom(await this.preflightDetails(request, signal));
   }
 
   async stage(request: StageRequest, signal?: AbortSignal): Promise<StageResult> {
@@ -438,54 +408,19 @@ export class WinRmHostSession implements HostSession {
         }
         throw error;
       }
-      switch (result.outcome) {
-        case 'running':
-          continue;
-        case 'exited':
-          if (result.exitCode === null) throw new RemoteOperationError(this.server, 'install', 'the installer exited without an exit code');
-          return {
-            kind: 'exited',
-            exitCode: result.exitCode,
-            durationMs: result.durationMs,
-            summaryTail: result.summaryTail ?? undefined,
-            summaryPath: result.summaryPath ?? undefined,
-          };
-        case 'timed_out':
-          return { kind: 'timed_out', durationMs: result.durationMs, summaryTail: result.summaryTail ?? undefined };
-        default: {
-          const never: never = result.outcome;
-          throw new Error(`unknown install outcome ${String(never)}`);
-        }
-      }
+      const finished = installResultFrom(this.server, result);
+      if (finished) return finished;
     }
   }
 
   async installerStatus(executionId: string, signal?: AbortSignal): Promise<InstallerStatus> {
-    const result = await this.invoke('installerStatus', { stagingDir: this.stagingDir, executionId }, { signal });
-    switch (result.state) {
-      case 'not_started':
-        return { state: 'not_started' };
-      case 'running':
-        return { state: 'running', startedAt: result.startedAt ?? '' };
-      case 'finished':
-        return { state: 'finished', startedAt: result.startedAt ?? '', finishedAt: result.finishedAt ?? '', exitCode: result.exitCode };
-      default: {
-        const never: never = result.state;
-        throw new Error(`unknown installer state ${String(never)}`);
-      }
-    }
+    return installerStatusFrom(await this.invoke('installerStatus', { stagingDir: this.stagingDir, executionId }, { signal }));
   }
 
   async queryBuild(instance: string, signal?: AbortSignal): Promise<BuildQuery> {
     const result = await this.invoke('queryBuild', { instance }, { signal });
     if (result.fallbackReason) this.dependencies.onNote?.(this.server, `${instance}: build read from the registry: ${result.fallbackReason}`);
-    return {
-      build: result.build,
-      edition: result.edition,
-      productLevel: result.productLevel,
-      productUpdateLevel: result.productUpdateLevel,
-      source: result.source,
-    };
+    return buildQueryFrom(result);
   }
 
   async close(): Promise<void> {

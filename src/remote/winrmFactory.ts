@@ -4,7 +4,7 @@ import type { Transport } from './transport.js';
 import { WinRmTransport } from './winrm.js';
 
 /** The winrm transport as audit_config.json `hotfix.winrm` and `hotfix.staging_dir` configure it. */
-export async function createWinrmTransport(config: Config): Promise<Transport> {
+export async function createWinrmTransport(config: Config, onNote?: (server: string, message: string) => void): Promise<Transport> {
   const winrm = config.settings.winrm;
   const credentials = CredentialResolver.forConfig(config);
   return new WinRmTransport(
@@ -25,6 +25,7 @@ export async function createWinrmTransport(config: Config): Promise<Transport> {
         }
         return { userName: credential.userName, password: credential.password };
       },
+      onNote,
     },
   );
 }
