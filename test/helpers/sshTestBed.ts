@@ -60,6 +60,16 @@ function waitForPort(port: number, timeoutMs: number, log: string): Promise<void
   });
 }
 
+/** A process that has not exited (a zombie has: it only waits to be reaped, and holds no socket). */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 function keygen(file: string, comment: string): void {
   const result = spawnSync(SSH_KEYGEN, ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`ssh-keygen failed: ${result.stderr}`);
@@ -125,6 +135,8 @@ export interface BedHost {
   readonly configFile: string;
   readonly logFile: string;
   process: ChildProcess | null;
+  /** Processes killed by kill(): restart() waits until they are gone, so the port is free again. */
+  killed: number[];
 }
 
 export interface SshTestBedOptions {
@@ -221,6 +233,7 @@ export class SshTestBed {
       configFile,
       logFile: path.join(hostDir, 'sshd.log'),
       process: null,
+      killed: [],
     };
     this.hosts.set(name, host);
     await this.startSshd(host);
@@ -228,8 +241,13 @@ export class SshTestBed {
 
   private async startSshd(host: BedHost): Promise<void> {
     const log = openSync(host.logFile, 'a');
-    host.process = spawn(SSHD, ['-D', '-e', '-f', host.configFile], { stdio: ['ignore', log, log] });
+    const child = spawn(SSHD, ['-D', '-e', '-f', host.configFile], { stdio: ['ignore', log, log] });
+    host.process = child;
     await waitForPort(host.port, 10_000, host.logFile);
+    // Listening must be this sshd, not one that had not died yet.
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`sshd for ${host.name} exited at start: ${existsSync(host.logFile) ? readFileSync(host.logFile, 'utf8') : ''}`);
+    }
   }
 
   host(name: string): BedHost {
@@ -251,7 +269,9 @@ export class SshTestBed {
   kill(name: string): void {
     const host = this.host(name);
     if (host.process?.pid === undefined) return;
-    killAll(processTree(host.process.pid));
+    const tree = processTree(host.process.pid);
+    killAll(tree);
+    host.killed = tree;
     host.process = null;
   }
 
@@ -259,6 +279,13 @@ export class SshTestBed {
   async restart(name: string): Promise<void> {
     const host = this.host(name);
     if (host.process) return;
+    // A killed sshd holds its port until the kernel has reaped it; a new one started before then
+    // fails to bind while the old socket still accepts for an instant.
+    const deadline = Date.now() + 10_000;
+    while (host.killed.some(isRunning) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    host.killed = [];
     await this.startSshd(host);
   }
 
