@@ -225,6 +225,7 @@ async function runDeployment(
     log,
   });
   history.onEvent((event) => progress.log(event.level, event.message, event.error));
+  transports.onNote((server, message) => progress.log('info', message.startsWith(server) ? message : `${server}: ${message}`));
   const cancellation = new Cancellation();
   const onSignal = (signal: NodeJS.Signals): void => {
     const level = cancellation.request();
