@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import type { ConfigProblem } from '../errors.js';
 import { compareBuilds, parseBuild } from '../sqlserver/buildNumber.js';
-import { isVersionFamily, VERSION_FAMILIES } from '../sqlserver/family.js';
+import { isVersionFamily, normalizeFamilyName, VERSION_FAMILIES } from '../sqlserver/family.js';
 import { displayPath, resolveUserPath } from './paths.js';
 import { lineAndColumn, problemsFromZod } from './problems.js';
 import {
@@ -187,17 +187,12 @@ export function embeddedSecretProblems(file: string, raw: unknown): ConfigProble
   return problems;
 }
 
-/** Normalizes how people write families: "2008 R2", "2008r2" → "2008R2". */
-export function normalizeFamily(text: string): string {
-  return text.replace(/\s+/g, '').toUpperCase().replace(/^SQL(SERVER)?/, '');
-}
-
 function mappingProblems(file: string, mapping: MappingFile): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const known = VERSION_FAMILIES.join(', ');
   mapping.mappings.forEach((entry, i) => {
     const at = `mappings[${i}]`;
-    if (!isVersionFamily(normalizeFamily(entry.version_family))) {
+    if (!isVersionFamily(normalizeFamilyName(entry.version_family))) {
       problems.push({ file, path: `${at}.version_family`, message: `unknown version family ${JSON.stringify(entry.version_family)} (known: ${known})` });
     }
     const min = parseBuild(entry.min_build);
@@ -220,7 +215,7 @@ function mappingProblems(file: string, mapping: MappingFile): ConfigProblem[] {
   mapping.mappings.forEach((a, i) => {
     for (let j = 0; j < i; j++) {
       const b = mapping.mappings[j]!;
-      if (normalizeFamily(a.version_family) !== normalizeFamily(b.version_family)) continue;
+      if (normalizeFamilyName(a.version_family) !== normalizeFamilyName(b.version_family)) continue;
       if ((a.edition_filter ?? '').trim().toLowerCase() !== (b.edition_filter ?? '').trim().toLowerCase()) continue;
       const [aMin, aTarget, bMin, bTarget] = [a.min_build, a.target_build, b.min_build, b.target_build].map(parseBuild);
       if (!aMin || !aTarget || !bMin || !bTarget) continue;
@@ -235,7 +230,7 @@ function mappingProblems(file: string, mapping: MappingFile): ConfigProblem[] {
   });
 
   mapping.unsupported_versions.forEach((u, i) => {
-    if (!isVersionFamily(normalizeFamily(u.version_family))) {
+    if (!isVersionFamily(normalizeFamilyName(u.version_family))) {
       problems.push({ file, path: `unsupported_versions[${i}].version_family`, message: `unknown version family ${JSON.stringify(u.version_family)} (known: ${known})` });
     }
   });

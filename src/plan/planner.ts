@@ -3,7 +3,7 @@ import type { MappingEntry, MappingFile } from '../config/schemas.js';
 import type { TransportName } from '../remote/transport.js';
 import { type BuildNumber, compareBuilds, parseBuild } from '../sqlserver/buildNumber.js';
 import { editionMatches } from '../sqlserver/edition.js';
-import { familyOf, VERSION_FAMILIES, type VersionFamily } from '../sqlserver/family.js';
+import { familyOf, normalizeFamilyName, VERSION_FAMILIES, type VersionFamily } from '../sqlserver/family.js';
 import {
   type HostPlan,
   type HostStep,
@@ -87,10 +87,6 @@ interface IndexedMapping {
   readonly min: BuildNumber;
   readonly target: BuildNumber;
   readonly steps: readonly Omit<DetailedStep, 'order'>[];
-}
-
-function normalizeFamilyName(text: string): string {
-  return text.replace(/\s+/g, '').toUpperCase();
 }
 
 function indexMappings(file: MappingFile, root: string): IndexedMapping[] {

@@ -44,3 +44,11 @@ export function familyOf(build: BuildNumber): VersionFamily | null {
 export function isVersionFamily(value: string): value is VersionFamily {
   return (VERSION_FAMILIES as readonly string[]).includes(value);
 }
+
+/**
+ * A family as people write it in a mapping file, normalized: "2008 R2", "2008r2" → "2008R2",
+ * "SQL Server 2019" → "2019". The loader and the planner both read families through this.
+ */
+export function normalizeFamilyName(text: string): string {
+  return text.replace(/\s+/g, '').toUpperCase().replace(/^SQL(SERVER)?/, '');
+}

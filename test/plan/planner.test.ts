@@ -92,6 +92,15 @@ describe('buildPlan: status of each instance', () => {
   });
 });
 
+describe('buildPlan: family names as people write them', () => {
+  it('reads "SQL Server 2019", "2008 r2" and "2008R2" as the families they name', () => {
+    const spelled: MappingSpec = { ...CU30, family: 'SQL Server 2019' };
+    expect(plan1([spelled], '15.0.4298.0').plan.targets[0]!.status).toBe('pending');
+    const legacy = plan([CU30], [{ version: '10.50.6000.34' }], [{ version_family: '2008 r2', message: 'out of support' }]);
+    expect(legacy.plan.targets[0]).toMatchObject({ status: 'unsupported', version_family: '2008R2' });
+  });
+});
+
 describe('buildPlan: chaining and editions', () => {
   it('chains mappings when one target_build is the next min_build', () => {
     const t = plan1([CU30, CU19], '15.0.2000.5').plan.targets[0]!;
