@@ -168,7 +168,7 @@ function candidatesFor(family: string, edition: string | null, mappings: readonl
   let found = memo.candidates.get(key);
   if (!found) {
     const matching = mappings.filter(
-      (m) => m.family === family && (m.entry.edition_filter === null || editionMatches(m.entry.edition_filter, edition)),
+      (m) => m.family === family && (!hasEditionFilter(m) || editionMatches(m.entry.edition_filter!, edition)),
     );
     const highest = matching.length === 0 ? null : matching.reduce((a, b) => (compareBuilds(a.target, b.target) >= 0 ? a : b)).target;
     found = { mappings: matching, highest, upToDateMessage: highest ? `at or above the highest target build ${highest.text}` : '' };
@@ -270,12 +270,17 @@ function chainFrom(build: BuildNumber, candidates: readonly IndexedMapping[]): I
   for (let hop = 0; hop < candidates.length; hop++) {
     const covering = candidates.filter((m) => compareBuilds(m.min, at) <= 0 && compareBuilds(at, m.target) < 0);
     // An edition-filtered mapping wins over an unfiltered one for the same range.
-    const chosen = covering.find((m) => m.entry.edition_filter !== null) ?? covering[0];
+    const chosen = covering.find(hasEditionFilter) ?? covering[0];
     if (!chosen) break;
     chain.push(chosen);
     at = chosen.target;
   }
   return chain;
+}
+
+/** A blank edition_filter means none, as null does. */
+function hasEditionFilter(m: IndexedMapping): boolean {
+  return m.entry.edition_filter !== null && m.entry.edition_filter.trim() !== '';
 }
 
 const FAMILY_RANK = new Map<string, number>(VERSION_FAMILIES.map((f: VersionFamily, i) => [f, i]));

@@ -127,6 +127,10 @@ describe('buildPlan: chaining and editions', () => {
     expect(forStandard.plan.targets[0]!.steps[0]!.installer).toBe('CU30.exe');
   });
 
+  it('treats a blank edition_filter as none', () => {
+    expect(plan([{ ...CU30, edition: '  ' }], [{ version: '15.0.4298.0', edition: 'Standard Edition (64-bit)' }]).plan.targets[0]!.status).toBe('pending');
+  });
+
   it('ignores a filtered mapping whose edition does not match', () => {
     const enterpriseOnly: MappingSpec = { ...CU30, edition: 'Enterprise' };
     expect(plan([enterpriseOnly], [{ version: '15.0.4298.0', edition: 'Standard Edition (64-bit)' }]).plan.targets[0]!.status).toBe('no_mapping');
