@@ -246,6 +246,14 @@ function targetProblems(file: string, targetsFile: TargetsFile, settings: Hotfix
   const hostSimulation = new Map<string, Map<string, { index: number; value: string }>>();
   targetsFile.targets.forEach((t, i) => {
     const at = `targets[${i}]`;
+    if (/[\\/\s]/.test(t.server)) {
+      const [host, instance] = t.server.split('\\');
+      problems.push({
+        file,
+        path: `${at}.server`,
+        message: `${JSON.stringify(t.server)} is not a host name${instance ? `: write "server": ${JSON.stringify(host)} and "instance": ${JSON.stringify(instance)}` : ''}`,
+      });
+    }
     const key = `${t.server.toLowerCase()}\\${t.instance.toLowerCase()}`;
     const earlier = seen.get(key);
     if (earlier !== undefined) {

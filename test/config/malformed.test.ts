@@ -140,6 +140,11 @@ const cases: Case[] = [
     expect: ['sql_targets.json: targets[0].transport: expected one of "winrm", "ssh", "simulated"'],
   },
   {
+    name: 'HOST\\INSTANCE written in server',
+    files: tree({ 'config/sql_targets.json': { schema_version: 1, targets: [{ server: 'SQL1\\SALES', transport: 'simulated' }] } }),
+    expect: ['sql_targets.json: targets[0].server: "SQL1\\\\SALES" is not a host name: write "server": "SQL1" and "instance": "SALES"'],
+  },
+  {
     name: 'wrong schema_version',
     files: tree({ 'config/sql_targets.json': { schema_version: 2, targets: [] } }),
     expect: ['sql_targets.json: schema_version: expected 1'],
