@@ -1,4 +1,4 @@
-import { errorMessage } from '../errors.js';
+import { ConnectivityError, errorMessage, RemoteOperationError } from '../errors.js';
 import type { HostSession, InstallResult, StageResult } from '../remote/transport.js';
 import { compareBuilds, parseBuild } from '../sqlserver/buildNumber.js';
 import { classifyExitCode } from '../sqlserver/setupExitCodes.js';
@@ -111,8 +111,9 @@ export async function runHost(ctx: DeployContext, runId: number, work: HostWork)
     await verifyAndFinish(ctx, runId, session, work, outcomes);
     return 'finished';
   } catch (error) {
-    // Anything unexpected ends this host only; the other hosts carry on.
-    const message = `${server}: deployment stopped by an unexpected error: ${errorMessage(error)}`;
+    // A broken connection or anything unexpected ends this host only; the other hosts carry on.
+    const why = error instanceof ConnectivityError ? 'the connection was lost' : error instanceof RemoteOperationError ? 'an operation on the host failed' : 'an unexpected error';
+    const message = `${server}: deployment stopped: ${why}: ${stripServer(server, errorMessage(error))}`;
     history.addEvent({ runId, server, level: 'error', kind: 'host_error', message, error });
     failUnfinished(ctx, runId, work, message);
     observer.hostFinished(server, 'failed');
