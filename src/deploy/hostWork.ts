@@ -36,7 +36,6 @@ export interface HostWork {
 export function loadHostWork(history: History, runId: number): HostWork[] {
   const targets = history.targets(runId).filter((t) => !isFinalTargetStatus(t.status));
   const steps = history.steps(runId);
-  const connection = history.db.prepare('SELECT transport, port, credential FROM servers WHERE id = ?');
   const hosts = new Map<string, { targets: TargetRow[] }>();
   for (const t of targets) {
     const key = t.server.toLowerCase();
@@ -57,7 +56,7 @@ export function loadHostWork(history: History, runId: number): HostWork[] {
   }
   return [...hosts.entries()].map(([key, { targets: hostTargets }]) => {
     const first = hostTargets[0]!;
-    const row = connection.get(first.server_id) as { transport: string | null; port: number | null; credential: string | null };
+    const row = history.connectionOf(first.server_id);
     const byExecution = new Map<string, StepRow[]>();
     for (const s of stepsByHost.get(key) ?? []) {
       const group = byExecution.get(s.execution_id);

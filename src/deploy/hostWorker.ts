@@ -256,7 +256,7 @@ async function runGroup(
     // The connection broke while waiting: the installer may go on on the target. --resume asks it.
     const message = `${label}: lost contact while the installer was running (${stripServer(server, errorMessage(error))}); it may still be running on the target: run --deploy-hotfixes --resume to settle it`;
     history.stepsInterrupted(runId, group.executionId, server, message, error);
-    for (const s of group.steps) history.db.prepare('UPDATE hotfix_targets SET error_message = ? WHERE id = ?').run(message, s.hotfix_target_id);
+    history.noteTargetErrors([...new Set(group.steps.map((s) => s.hotfix_target_id))], message);
     return { status: 'interrupted', restart: false, message };
   }
   crashPoint('installer-returned');

@@ -511,6 +511,23 @@ export class History {
     );
   }
 
+  /** How to reach a target's host, as recorded in `servers` when the run was created. */
+  connectionOf(serverId: number): { transport: string | null; port: number | null; credential: string | null } {
+    return this.statements.prepare('SELECT transport, port, credential FROM servers WHERE id = ?').get(serverId) as {
+      transport: string | null;
+      port: number | null;
+      credential: string | null;
+    };
+  }
+
+  /** Notes why unfinished targets are not done yet (a lost connection), without changing their status. */
+  noteTargetErrors(targetIds: readonly number[], message: string): void {
+    const stmt = this.statements.prepare('UPDATE hotfix_targets SET error_message = ? WHERE id = ?');
+    this.db.transaction(() => {
+      for (const id of targetIds) stmt.run(message, id);
+    })();
+  }
+
   /** A resumed run is running again. */
   runResumed(runId: number, message: string): void {
     this.transition(
