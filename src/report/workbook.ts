@@ -332,6 +332,10 @@ export async function buildRunWorkbook(data: RunReportData): Promise<Workbook> {
   addTable(workbook.addWorksheet(STEPS_SHEET), STEP_COLUMNS, data.steps);
   addSummarySheet(workbook, data);
   addTrendSheet(workbook, data);
+  // Auditors print these: every sheet landscape, as wide as one page, header row repeated.
+  for (const sheet of workbook.worksheets) {
+    sheet.pageSetup = { orientation: 'landscape', paperSize: 9, fitToPage: true, fitToWidth: 1, fitToHeight: 0, printTitlesRow: '1:1' };
+  }
   return workbook;
 }
 
