@@ -1,3 +1,4 @@
+import type { ResolvedCredential } from './credentials.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
@@ -84,14 +85,8 @@ export interface SshOptions {
   readonly installGraceMs?: number | undefined;
 }
 
-/** A named credential with its secret (src/remote/credentials.ts resolves these from audit_config.json). */
-export interface SshCredential {
-  readonly name: string;
-  readonly userName: string;
-  readonly password?: string | undefined;
-  readonly privateKey?: Buffer | undefined;
-  readonly passphrase?: string | undefined;
-}
+/** A named credential with its secret, as src/remote/credentials.ts resolves it. */
+export type SshCredential = ResolvedCredential;
 
 export interface SshDependencies {
   /** Turns a credential name from sql_targets.json into the account and its secret. */

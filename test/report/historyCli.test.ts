@@ -1,6 +1,6 @@
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { readHistory } from '../helpers/labFleet.js';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { RunDetailJson, RunListJson } from '../../src/report/historyData.js';
 import type { EventRow, RunRow, StepRow, TargetRow } from '../../src/store/history.js';
@@ -22,15 +22,6 @@ function rootWithTwoRuns(): { root: string; config: string; firstRunId: number; 
   return { root, config, firstRunId: first.runId, secondRunId: second.runId };
 }
 
-function query<T>(root: string, sql: string, ...params: unknown[]): T[] {
-  const db = new Database(path.join(root, 'output', 'history.db'), { readonly: true });
-  try {
-    return db.prepare(sql).all(...params) as T[];
-  } finally {
-    db.close();
-  }
-}
-
 describe('--hotfix-history', () => {
   it('--json lists the runs newest first with their counts per target status, as history.db has them', () => {
     const { root, config } = rootWithTwoRuns();
@@ -38,7 +29,7 @@ describe('--hotfix-history', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const list = JSON.parse(result.stdout) as RunListJson;
-    const runs = query<RunRow>(root, 'SELECT * FROM hotfix_runs ORDER BY id DESC');
+    const runs = readHistory<RunRow>(root, 'SELECT * FROM hotfix_runs ORDER BY id DESC');
     expect(list.runs.map((r) => r.id)).toEqual(runs.map((r) => r.id));
     for (const [index, run] of runs.entries()) {
       const listed = list.runs[index]!;
@@ -52,7 +43,7 @@ describe('--hotfix-history', () => {
         host: run.host,
         exit_code: run.exit_code,
       });
-      const targets = query<TargetRow>(root, 'SELECT * FROM hotfix_targets WHERE hotfix_run_id = ?', run.id);
+      const targets = readHistory<TargetRow>(root, 'SELECT * FROM hotfix_targets WHERE hotfix_run_id = ?', run.id);
       expect(Object.keys(listed.targets)).toEqual([...TARGET_STATUS]);
       for (const status of TARGET_STATUS) expect(listed.targets[status]).toBe(targets.filter((t) => t.status === status).length);
       expect(listed.target_total).toBe(targets.length);
@@ -66,11 +57,11 @@ describe('--hotfix-history', () => {
     const detail = JSON.parse(result.stdout) as RunDetailJson;
     expect(detail.run).toMatchObject({ id: firstRunId, status: 'interrupted', exit_code: 130, finished_at: null, options: { max_concurrent: 3 } });
 
-    const targets = query<TargetRow>(root, 'SELECT * FROM hotfix_targets WHERE hotfix_run_id = ? ORDER BY server, instance', firstRunId);
+    const targets = readHistory<TargetRow>(root, 'SELECT * FROM hotfix_targets WHERE hotfix_run_id = ? ORDER BY server, instance', firstRunId);
     expect(detail.targets.map((t) => [t.server, t.status, t.pre_build, t.post_build, t.target_build])).toEqual(
       targets.map((t) => [t.server, t.status, t.pre_build, t.post_build, t.target_build]),
     );
-    const steps = query<StepRow>(
+    const steps = readHistory<StepRow>(
       root,
       'SELECT s.* FROM hotfix_steps s JOIN hotfix_targets t ON t.id = s.hotfix_target_id WHERE t.hotfix_run_id = ? ORDER BY s.id',
       firstRunId,
@@ -82,7 +73,7 @@ describe('--hotfix-history', () => {
     const ok = detail.targets.find((t) => t.server === 'SQL-OK')!;
     expect(ok).toMatchObject({ requires_restart: true, reached: true, duration_ms: 12 * 60_000 });
 
-    const events = query<EventRow>(root, 'SELECT * FROM hotfix_events WHERE hotfix_run_id = ? ORDER BY id', firstRunId);
+    const events = readHistory<EventRow>(root, 'SELECT * FROM hotfix_events WHERE hotfix_run_id = ? ORDER BY id', firstRunId);
     expect(detail.events.total).toBe(events.length);
     expect(detail.events.tail.map((e) => e.id)).toEqual(events.slice(-20).map((e) => e.id));
   });

@@ -1,8 +1,8 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import ExcelJS from 'exceljs';
+import { readHistory } from '../helpers/labFleet.js';
 import { describe, expect, it } from 'vitest';
 import type { RunListJson } from '../../src/report/historyData.js';
 import { deploymentSheetName, STEPS_SHEET, SUMMARY_SHEET, TREND_SHEET } from '../../src/report/workbook.js';
@@ -19,15 +19,6 @@ function copyOfExampleLab(): { root: string; config: string } {
   return { root, config: path.join(root, 'config', 'audit_config.json') };
 }
 
-function query<T>(root: string, sql: string, ...params: unknown[]): T[] {
-  const db = new Database(path.join(root, 'output', 'history.db'), { readonly: true });
-  try {
-    return db.prepare(sql).all(...params) as T[];
-  } finally {
-    db.close();
-  }
-}
-
 describe('report after a lab deployment', () => {
   it('is written after the summary, one row per recorded target and step, and history agrees', async () => {
     const { root, config } = copyOfExampleLab();
@@ -39,9 +30,9 @@ describe('report after a lab deployment', () => {
     expect(deploy.stdout.indexOf('Report: ')).toBeGreaterThan(deploy.stdout.indexOf('Targets: '));
     expect(path.dirname(reported!)).toBe(path.join(root, 'output', 'reports'));
 
-    const [run] = query<RunRow>(root, 'SELECT * FROM hotfix_runs');
-    const targets = query<TargetRow>(root, 'SELECT * FROM hotfix_targets WHERE hotfix_run_id = ?', run!.id);
-    const steps = query<StepRow>(root, 'SELECT * FROM hotfix_steps');
+    const [run] = readHistory<RunRow>(root, 'SELECT * FROM hotfix_runs');
+    const targets = readHistory<TargetRow>(root, 'SELECT * FROM hotfix_targets WHERE hotfix_run_id = ?', run!.id);
+    const steps = readHistory<StepRow>(root, 'SELECT * FROM hotfix_steps');
     const workbook = new ExcelJS.Workbook();
     await workbook.xlsx.readFile(reported!);
     const sheetName = deploymentSheetName(new Date(run!.started_at));
@@ -79,9 +70,9 @@ describe('report after a lab deployment', () => {
     expect(deploy.code, deploy.stderr).toBe(0);
     expect(deploy.stderr).toMatch(/warning: the report for run 1 could not be written \(.+\); the run is recorded in history\.db/);
     expect(deploy.stdout).not.toContain('Report: ');
-    const [run] = query<RunRow>(root, 'SELECT * FROM hotfix_runs');
+    const [run] = readHistory<RunRow>(root, 'SELECT * FROM hotfix_runs');
     expect(run).toMatchObject({ status: 'succeeded', exit_code: 0 });
-    expect(query<TargetRow>(root, 'SELECT * FROM hotfix_targets').map((t) => t.status)).toEqual(['success']);
+    expect(readHistory<TargetRow>(root, 'SELECT * FROM hotfix_targets').map((t) => t.status)).toEqual(['success']);
     const logs = readdirSync(path.join(root, 'output', 'logs'));
     expect(logs).toHaveLength(1);
     expect(existsSync(path.join(root, 'output', 'reports'))).toBe(true);
