@@ -237,8 +237,28 @@ function mappingProblems(file: string, mapping: MappingFile): ConfigProblem[] {
   return problems;
 }
 
+/** An unlisted instance must be one that no target names, and named once. */
+function unlistedInstanceProblems(file: string, targetsFile: TargetsFile): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const named = new Set(targetsFile.targets.map((t) => `${t.server.toLowerCase()}\\${t.instance.toLowerCase()}`));
+  targetsFile.targets.forEach((t, i) => {
+    const seen = new Set<string>();
+    (t.simulation?.unlisted_instances ?? []).forEach((u, j) => {
+      const at = `targets[${i}].simulation.unlisted_instances[${j}].instance`;
+      const key = u.instance.toLowerCase();
+      if (named.has(`${t.server.toLowerCase()}\\${key}`)) {
+        problems.push({ file, path: at, message: `${t.server}\\${u.instance} is a target; list it in one place only` });
+      } else if (seen.has(key)) {
+        problems.push({ file, path: at, message: `${t.server}\\${u.instance} is listed twice` });
+      }
+      seen.add(key);
+    });
+  });
+  return problems;
+}
+
 // Host-level lab keys: two targets on one host must agree on them.
-const HOST_SIMULATION_KEYS = ['reachable', 'free_disk_gb', 'pending_reboot', 'services_running', 'installer_busy', 'installers'] as const;
+const HOST_SIMULATION_KEYS = ['reachable', 'free_disk_gb', 'pending_reboot', 'services_running', 'installer_busy', 'installers', 'unlisted_instances'] as const;
 
 function targetProblems(file: string, targetsFile: TargetsFile, settings: HotfixSettings): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
@@ -286,5 +306,6 @@ function targetProblems(file: string, targetsFile: TargetsFile, settings: Hotfix
       }
     }
   });
+  problems.push(...unlistedInstanceProblems(file, targetsFile));
   return problems;
 }

@@ -13,6 +13,9 @@ const buildText = z.string().min(1, 'expected a build such as 15.0.4298.0');
 const schemaVersion = z.literal(1, { error: 'expected 1 (the only schema version this tool reads)' });
 const jsonSchemaRef = z.string().optional().describe('Path or URL of the JSON Schema, for editors.');
 
+/** The subject of Microsoft's code-signing certificate, which signs SQL Server's cumulative updates. */
+export const MICROSOFT_CODE_SIGNING_SUBJECT = 'CN=Microsoft Corporation, O=Microsoft Corporation, L=Redmond, S=Washington, C=US';
+
 // ─── audit_config.json ──────────────────────────────────────────────────────────────────────────
 
 /** A credential names where its secret lives; the secret itself is never in the file. */
@@ -102,18 +105,36 @@ export const labInstallerBehaviourSchema = z.strictObject({
   seconds: z.number().nonnegative().optional().describe('Simulated duration, overriding the installer file.'),
   hang: z.boolean().default(false).describe('Never finishes.'),
   no_effect: z.boolean().default(false).describe('Exits as told but changes no build.'),
+  msi_transaction: z
+    .boolean()
+    .default(false)
+    .describe('Inside a Windows Installer transaction for its whole run: killing it leaves the instance broken (recorded as instance_broken).'),
 });
+
+export const labUnlistedInstanceSchema = z
+  .strictObject({
+    instance: nonEmpty.describe('Instance name; MSSQLSERVER for the default instance.'),
+    version: buildText.describe("The instance's starting build."),
+    edition: z.string().optional(),
+  })
+  .describe('An instance present on the host that no target names: discovery sees it; /AllInstances patches it.');
 
 export const simulationSchema = z
   .strictObject({
     version: z.string().optional().describe("This instance's starting build."),
     edition: z.string().optional(),
+    agent_state: z
+      .enum(['running', 'stopped', 'absent'])
+      .optional()
+      .describe('SQL Server Agent of this instance: running (default), stopped, or absent (Express has no Agent).'),
+    engine_state: z.enum(['running', 'stopped']).optional().describe("This instance's database engine service: running (default) or stopped."),
     reachable: z.boolean().optional(),
     free_disk_gb: z.number().nonnegative().optional(),
     pending_reboot: z.boolean().optional(),
     services_running: z.boolean().optional(),
     installer_busy: z.boolean().optional().describe('Windows Installer is busy with another installation.'),
     installers: z.record(z.string(), labInstallerBehaviourSchema).optional(),
+    unlisted_instances: z.array(labUnlistedInstanceSchema).optional().describe('Host: instances on it that no target names.'),
   })
   .describe('Lab behaviour of a simulated target (transport "simulated").');
 
@@ -183,6 +204,7 @@ export type TargetsFile = z.infer<typeof targetsFileSchema>;
 export type TargetEntry = z.infer<typeof targetSchema>;
 export type SimulationSpec = z.infer<typeof simulationSchema>;
 export type LabInstallerBehaviour = z.infer<typeof labInstallerBehaviourSchema>;
+export type LabUnlistedInstance = z.infer<typeof labUnlistedInstanceSchema>;
 export type MappingFile = z.infer<typeof mappingFileSchema>;
 export type MappingEntry = z.infer<typeof mappingSchema>;
 export type MappingFileEntry = z.infer<typeof mappingFileEntrySchema>;

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseBuild } from '../sqlserver/buildNumber.js';
 import { classifyExitCode } from '../sqlserver/setupExitCodes.js';
-import { parseLabInstaller } from './installerFile.js';
+import { labSignatureOf } from './installerFile.js';
 import { LabWorld } from './world.js';
 
 /**
@@ -18,7 +18,6 @@ const GB = 1024 ** 3;
 const SYSTEM_DRIVE_EXTRA_GB = 20;
 const WATCH_INTERVAL_MS = 200;
 // The signer the lab reports for a validly signed installer, as the simulated transport does.
-const LAB_SIGNER = 'CN=Microsoft Corporation (lab)';
 
 /** Where the bed's host processes find their world, taken from the environment sshd gives them. */
 export interface LabHostContext {
@@ -94,10 +93,7 @@ export function hostFacts(context: LabHostContext): LabHostFacts {
 
 /** The Authenticode answer for a staged file: what its lab installer says, HashMismatch for anything else. */
 export function installerSignature(file: string): { status: string; signer: string | null } {
-  const installer = parseLabInstaller(readFileSync(file));
-  // A file that is not a lab installer stands for a damaged download: its signature no longer matches.
-  if (!installer) return { status: 'HashMismatch', signer: null };
-  return { status: installer.authenticode, signer: installer.authenticode === 'Valid' ? LAB_SIGNER : null };
+  return labSignatureOf(readFileSync(file));
 }
 
 function sleep(ms: number): Promise<void> {

@@ -7,6 +7,7 @@ import { compareBuilds, parseBuild } from '../sqlserver/buildNumber.js';
 import { type StatementCache, statements } from '../store/database.js';
 import { familyOf } from '../sqlserver/family.js';
 import { instanceFilter, parseLabInstaller } from './installerFile.js';
+import { appendLabEvent, LAB_EVENTS_SCHEMA, type LabEvent, type LabEventRow, readLabEvents } from './labEvents.js';
 
 /**
  * The lab: a persistent simulated fleet that stands in for Windows servers running SQL Server. It
@@ -33,7 +34,14 @@ export interface LabInstanceRow {
   readonly instance: string;
   readonly version: string | null;
   readonly edition: string | null;
+  /** SQL Server Agent: `running`, `stopped`, or `absent` (Express has none). */
+  readonly agent_state: AgentState;
+  /** The database engine service: `running` or `stopped`. */
+  readonly engine_state: EngineState;
 }
+
+export type AgentState = 'running' | 'stopped' | 'absent';
+export type EngineState = 'running' | 'stopped';
 
 /** One installer execution: a row of the lab's execution log. */
 export interface LabExecutionRow {
@@ -78,7 +86,13 @@ CREATE TABLE IF NOT EXISTS lab_executions (
 -- settle() looks for unfinished executions whose time has come on every look at the world; without
 -- this index that is a scan of every execution ever run.
 CREATE INDEX IF NOT EXISTS lab_executions_unfinished ON lab_executions (planned_finish_ms) WHERE finished_at IS NULL;
-`;
+${LAB_EVENTS_SCHEMA}`;
+
+/** Columns added after the first lab worlds were written: added to an older world.db on open. */
+const ADDED_COLUMNS: readonly { table: string; column: string; definition: string }[] = [
+  { table: 'lab_instances', column: 'agent_state', definition: "TEXT NOT NULL DEFAULT 'running'" },
+  { table: 'lab_instances', column: 'engine_state', definition: "TEXT NOT NULL DEFAULT 'running'" },
+];
 
 // Windows error for a file that is not a program (a corrupted installer): ERROR_BAD_EXE_FORMAT.
 const EXIT_BAD_EXE_FORMAT = 193;
@@ -128,6 +142,7 @@ export class LabWorld {
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 10000');
     db.exec(SCHEMA);
+    addMissingColumns(db);
     const world = new LabWorld(db, file, options.timeScale, options.clock);
     world.seed(targets);
     return world;
@@ -146,7 +161,9 @@ export class LabWorld {
       `INSERT OR IGNORE INTO lab_hosts (server, reachable, free_disk_gb, pending_reboot, services_running, installer_busy, installers)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
-    const insertInstance = this.statements.prepare('INSERT OR IGNORE INTO lab_instances (server, instance, version, edition) VALUES (?, ?, ?, ?)');
+    const insertInstance = this.statements.prepare(
+      'INSERT OR IGNORE INTO lab_instances (server, instance, version, edition, agent_state, engine_state) VALUES (?, ?, ?, ?, ?, ?)',
+    );
     this.db
       .transaction(() => {
         // Host settings may stand on any of the host's targets; the loader checked that they agree.
@@ -155,9 +172,20 @@ export class LabWorld {
           const key = t.server.toLowerCase();
           const merged = { ...(hosts.get(key)?.sim ?? {}), ...(t.simulation ?? {}) };
           hosts.set(key, { server: t.server, sim: merged });
-          insertInstance.run(t.server, t.instance, t.simulation?.version ?? t.version ?? null, t.simulation?.edition ?? t.edition ?? null);
+          insertInstance.run(
+            t.server,
+            t.instance,
+            t.simulation?.version ?? t.version ?? null,
+            t.simulation?.edition ?? t.edition ?? null,
+            t.simulation?.agent_state ?? 'running',
+            t.simulation?.engine_state ?? 'running',
+          );
         }
         for (const { server, sim } of hosts.values()) {
+          // Instances on the host that no target names: discovery sees them, /AllInstances patches them.
+          for (const unlisted of sim.unlisted_instances ?? []) {
+            insertInstance.run(server, unlisted.instance, unlisted.version, unlisted.edition ?? null, 'running', 'running');
+          }
           insertHost.run(
             server,
             sim.reachable === false ? 0 : 1,
@@ -174,6 +202,17 @@ export class LabWorld {
 
   private nowIso(): string {
     return new Date(this.clock()).toISOString();
+  }
+
+  /** Records a change of the world in `lab_events`, at the lab's clock; returns the event's id. */
+  appendEvent(event: LabEvent): number {
+    return appendLabEvent(this.db, event, this.clock());
+  }
+
+  /** The world's change log, oldest first; one host's when `server` is given. */
+  events(server?: string): LabEventRow[] {
+    this.settle();
+    return readLabEvents(this.db, server);
   }
 
   host(server: string): LabHostRow | undefined {
@@ -319,6 +358,13 @@ export class LabWorld {
     this.statements
       .prepare('UPDATE lab_executions SET finished_at = ?, killed = 1, exit_code = NULL WHERE server = ? AND execution_id = ? AND finished_at IS NULL')
       .run(this.nowIso(), server, executionId);
+  }
+}
+
+function addMissingColumns(db: Database.Database): void {
+  for (const { table, column, definition } of ADDED_COLUMNS) {
+    const columns = db.pragma(`table_info(${table})`) as { name: string }[];
+    if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
   }
 }
 

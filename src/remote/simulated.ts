@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConnectivityError } from '../errors.js';
-import { parseLabInstaller } from '../lab/installerFile.js';
+import { labSignatureOf } from '../lab/installerFile.js';
 import { delay } from './delay.js';
 import type { LabExecutionRow, LabWorld } from '../lab/world.js';
 import { classifyExitCode } from '../sqlserver/setupExitCodes.js';
@@ -24,7 +24,6 @@ import type {
 } from './transport.js';
 
 const GB = 1024 ** 3;
-const LAB_SIGNER = 'CN=Microsoft Corporation (lab)';
 // The lab's system drive has a fixed amount free beyond the staging drive's figure.
 const SYSTEM_DRIVE_EXTRA_GB = 20;
 
@@ -141,10 +140,7 @@ class SimulatedSession implements HostSession {
     this.assertOpen();
     const staged = this.world.file(this.server, remotePath);
     if (!staged) return null;
-    const installer = parseLabInstaller(staged.content);
-    // A file that is not a lab installer stands for a corrupted download: its signature no longer matches.
-    if (!installer) return { status: 'HashMismatch', signer: null };
-    return { status: installer.authenticode, signer: installer.authenticode === 'Valid' ? LAB_SIGNER : null };
+    return labSignatureOf(staged.content);
   }
 
   async queryBuild(instance: string): Promise<BuildQuery> {

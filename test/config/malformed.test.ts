@@ -178,6 +178,62 @@ const cases: Case[] = [
     expect: ['sql_targets.json: targets[1].simulation.pending_reboot: disagrees with targets[0]'],
   },
   {
+    name: 'lab instance states outside their lists',
+    files: tree({
+      'config/sql_targets.json': {
+        schema_version: 1,
+        targets: [{ server: 'SQL1', transport: 'simulated', simulation: { agent_state: 'paused', engine_state: 'absent' } }],
+      },
+    }),
+    expect: ['sql_targets.json: targets[0].simulation.agent_state', 'sql_targets.json: targets[0].simulation.engine_state'],
+  },
+  {
+    name: 'an unlisted lab instance that a target names, and one listed twice',
+    files: tree({
+      'config/sql_targets.json': {
+        schema_version: 1,
+        targets: [
+          {
+            server: 'SQL1',
+            instance: 'A',
+            transport: 'simulated',
+            simulation: {
+              unlisted_instances: [
+                { instance: 'a', version: '15.0.4298.0' },
+                { instance: 'C', version: '15.0.4298.0' },
+                { instance: 'c', version: '15.0.4298.0' },
+              ],
+            },
+          },
+        ],
+      },
+    }),
+    expect: [
+      'sql_targets.json: targets[0].simulation.unlisted_instances[0].instance: SQL1\\a is a target; list it in one place only',
+      'sql_targets.json: targets[0].simulation.unlisted_instances[2].instance: SQL1\\c is listed twice',
+    ],
+  },
+  {
+    name: 'an unlisted lab instance without a build',
+    files: tree({
+      'config/sql_targets.json': {
+        schema_version: 1,
+        targets: [{ server: 'SQL2', transport: 'simulated', simulation: { unlisted_instances: [{ instance: 'D' }] } }],
+      },
+    }),
+    expect: ['sql_targets.json: targets[0].simulation.unlisted_instances[0].version'],
+  },
+  {
+    name: 'a lab installer behaviour with msi_transaction that is not a boolean',
+    files: tree({
+      'config/sql_targets.json': {
+        schema_version: 1,
+        targets: [{ server: 'SQL1', transport: 'simulated', simulation: { installers: { 'CU30.exe': { msi_transaction: 'yes' } } } }],
+      },
+    }),
+    expect: ['sql_targets.json: targets[0].simulation.installers["CU30.exe"].msi_transaction'],
+  },
+  {
     name: 'several problems in several files, all reported at once',
     files: tree({
       'config/hotfix_mapping.json': withMapping((m) => (m.mappings[0]!.files[0]!.order = -1)),

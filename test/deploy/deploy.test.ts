@@ -222,7 +222,7 @@ describe('deployment exit codes and refusals', () => {
   });
 
   it('refuses to run a staged installer that is not validly signed, unless told otherwise', () => {
-    const unsigned = JSON.stringify({ lab_installer: 1, family: '2019', sets_build: '15.0.4395.2', seconds: 10, authenticode: 'NotSigned' });
+    const unsigned = JSON.stringify({ lab_installer: 1, family: '2019', sets_build: '15.0.4395.2', seconds: 10, signature: 'NotSigned' });
     const fleet = labFleet([{ server: 'A' }], { extraFiles: { 'hotfixes/2019/CU30.exe': unsigned } });
     const refused = runCli(['--deploy-hotfixes', '--yes', '--config', fleet.config]);
     expect(refused.code).toBe(1);
