@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import type { ConfigProblem } from '../errors.js';
 import { compareBuilds, parseBuild } from '../sqlserver/buildNumber.js';
 import { isVersionFamily, normalizeFamilyName, VERSION_FAMILIES } from '../sqlserver/family.js';
+import { labTopologyProblems } from './labTopology.js';
 import { displayPath, resolveUserPath } from './paths.js';
 import { lineAndColumn, problemsFromZod } from './problems.js';
 import {
@@ -71,6 +72,7 @@ export function loadConfig(auditConfigPath: string, cwd: string = process.cwd())
     const targetsFile = readJsonFile(targetsPath, targetsName, targetsFileSchema, problems, true);
     if (targetsFile) {
       problems.push(...targetProblems(targetsName, targetsFile, settings));
+      problems.push(...labTopologyProblems(targetsName, targetsFile));
       targets = targetsFile.targets;
     }
   } else {

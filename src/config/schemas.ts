@@ -54,6 +54,20 @@ export const sshOptionsSchema = z
   })
   .describe('OpenSSH transport options.');
 
+export const availabilityGroupSettingsSchema = z
+  .strictObject({
+    failback: z
+      .boolean()
+      .default(true)
+      .describe('After a rolling update, fail each availability group back to the replica that was primary before.'),
+    sync_timeout_minutes: z
+      .number()
+      .positive('expected a positive number of minutes')
+      .default(30)
+      .describe('How long a patched replica may take to be SYNCHRONIZED again before its availability group stops.'),
+  })
+  .describe('Rolling updates of Always On availability groups.');
+
 export const hotfixSettingsSchema = z.strictObject({
   mapping: nonEmpty.default('config/hotfix_mapping.json'),
   targets: nonEmpty.default('config/sql_targets.json'),
@@ -76,6 +90,7 @@ export const hotfixSettingsSchema = z.strictObject({
     .default(true)
     .describe('Refuse to run a staged installer whose Authenticode signature is not Valid (where the target reports one).'),
   credentials: z.record(z.string(), credentialSchema).default({}),
+  availability_groups: availabilityGroupSettingsSchema.default(() => availabilityGroupSettingsSchema.parse({})),
   winrm: winrmOptionsSchema.optional(),
   ssh: sshOptionsSchema.optional(),
 });
@@ -118,6 +133,31 @@ export const labUnlistedInstanceSchema = z
     edition: z.string().optional(),
   })
   .describe('An instance present on the host that no target names: discovery sees it; /AllInstances patches it.');
+export const AVAILABILITY_MODES = ['synchronous_commit', 'asynchronous_commit'] as const;
+export const FAILOVER_MODES = ['automatic', 'manual'] as const;
+export const REPLICA_ROLES = ['primary', 'secondary'] as const;
+
+export const labAvailabilityReplicaSchema = z
+  .strictObject({
+    name: nonEmpty.describe('The availability group; its replicas are the targets that name it.'),
+    role: z.enum(REPLICA_ROLES),
+    availability_mode: z.enum(AVAILABILITY_MODES).default('synchronous_commit'),
+    failover_mode: z.enum(FAILOVER_MODES).default('manual'),
+    resync_seconds: z
+      .number()
+      .nonnegative()
+      .default(60)
+      .describe('Simulated seconds this replica takes to be SYNCHRONIZED again after it was patched or restarted.'),
+    never_resyncs: z.boolean().default(false).describe('Stays SYNCHRONIZING for ever after it was patched or restarted.'),
+  })
+  .describe("This instance's replica of an availability group.");
+
+export const labFailoverClusterSchema = z
+  .strictObject({
+    nodes: z.array(nonEmpty).min(2, 'expected at least two nodes').describe('The cluster nodes that can own this instance; setup runs on each.'),
+    owner: nonEmpty.describe('The node that owns the instance now.'),
+  })
+  .describe('This target is a failover cluster instance addressed by its virtual name.');
 
 export const simulationSchema = z
   .strictObject({
@@ -135,6 +175,11 @@ export const simulationSchema = z
     installer_busy: z.boolean().optional().describe('Windows Installer is busy with another installation.'),
     installers: z.record(z.string(), labInstallerBehaviourSchema).optional(),
     unlisted_instances: z.array(labUnlistedInstanceSchema).optional().describe('Host: instances on it that no target names.'),
+    availability_group: z
+      .union([labAvailabilityReplicaSchema, z.array(labAvailabilityReplicaSchema).min(1)])
+      .optional()
+      .describe('The availability group replica this instance holds (a list when it holds replicas of several groups).'),
+    failover_cluster: labFailoverClusterSchema.optional(),
   })
   .describe('Lab behaviour of a simulated target (transport "simulated").');
 
@@ -205,6 +250,12 @@ export type TargetEntry = z.infer<typeof targetSchema>;
 export type SimulationSpec = z.infer<typeof simulationSchema>;
 export type LabInstallerBehaviour = z.infer<typeof labInstallerBehaviourSchema>;
 export type LabUnlistedInstance = z.infer<typeof labUnlistedInstanceSchema>;
+export type LabAvailabilityReplica = z.infer<typeof labAvailabilityReplicaSchema>;
+export type LabFailoverCluster = z.infer<typeof labFailoverClusterSchema>;
+export type AvailabilityGroupSettings = z.infer<typeof availabilityGroupSettingsSchema>;
+export type AvailabilityMode = (typeof AVAILABILITY_MODES)[number];
+export type FailoverMode = (typeof FAILOVER_MODES)[number];
+export type ReplicaRole = (typeof REPLICA_ROLES)[number];
 export type MappingFile = z.infer<typeof mappingFileSchema>;
 export type MappingEntry = z.infer<typeof mappingSchema>;
 export type MappingFileEntry = z.infer<typeof mappingFileEntrySchema>;

@@ -8,6 +8,7 @@ import { type StatementCache, statements } from '../store/database.js';
 import { familyOf } from '../sqlserver/family.js';
 import { instanceFilter, parseLabInstaller } from './installerFile.js';
 import { appendLabEvent, LAB_EVENTS_SCHEMA, type LabEvent, type LabEventRow, readLabEvents } from './labEvents.js';
+import { LabTopology, TOPOLOGY_SCHEMA } from './topology.js';
 
 /**
  * The lab: a persistent simulated fleet that stands in for Windows servers running SQL Server. It
@@ -114,6 +115,8 @@ export interface LabOptions {
 export class LabWorld {
   private readonly clock: () => number;
   private readonly statements: StatementCache;
+  /** Availability groups and failover cluster instances, and the lab_events of their changes. */
+  readonly topology: LabTopology;
 
   private constructor(
     readonly db: Database.Database,
@@ -123,6 +126,7 @@ export class LabWorld {
   ) {
     this.clock = clock ?? Date.now;
     this.statements = statements(db);
+    this.topology = new LabTopology(db, this.statements, timeScale, this.clock);
   }
 
   static pathFor(outputDir: string): string {
@@ -143,6 +147,7 @@ export class LabWorld {
     db.pragma('busy_timeout = 10000');
     db.exec(SCHEMA);
     addMissingColumns(db);
+    db.exec(TOPOLOGY_SCHEMA);
     const world = new LabWorld(db, file, options.timeScale, options.clock);
     world.seed(targets);
     return world;
@@ -181,6 +186,22 @@ export class LabWorld {
             t.simulation?.engine_state ?? 'running',
           );
         }
+        // A failover cluster instance's setup runs on each node: the nodes are hosts with the
+        // instance installed, taking their host settings from the FCI's target.
+        for (const t of targets) {
+          for (const node of t.simulation?.failover_cluster?.nodes ?? []) {
+            const key = node.toLowerCase();
+            if (!hosts.has(key)) hosts.set(key, { server: node, sim: { ...t.simulation, version: undefined, edition: undefined } });
+            insertInstance.run(
+              node,
+              t.instance,
+              t.simulation?.version ?? t.version ?? null,
+              t.simulation?.edition ?? t.edition ?? null,
+              t.simulation?.agent_state ?? 'running',
+              t.simulation?.engine_state ?? 'running',
+            );
+          }
+        }
         for (const { server, sim } of hosts.values()) {
           // Instances on the host that no target names: discovery sees them, /AllInstances patches them.
           for (const unlisted of sim.unlisted_instances ?? []) {
@@ -196,6 +217,7 @@ export class LabWorld {
             JSON.stringify(sim.installers ?? {}),
           );
         }
+        this.topology.seed(targets);
       })
       .immediate();
   }
@@ -221,7 +243,39 @@ export class LabWorld {
 
   instances(server: string): LabInstanceRow[] {
     this.settle();
-    return this.statements.prepare('SELECT * FROM lab_instances WHERE server = ? ORDER BY instance').all(server) as LabInstanceRow[];
+    const rows = this.statements.prepare('SELECT * FROM lab_instances WHERE server = ? ORDER BY instance').all(server) as LabInstanceRow[];
+    // A failover cluster instance runs the binaries of the node that owns it.
+    return rows.map((row) => {
+      const fci = this.topology.fci(row.server, row.instance);
+      if (!fci) return row;
+      const onOwner = this.statements.prepare('SELECT version FROM lab_instances WHERE server = ? AND instance = ?').get(fci.owner, row.instance) as
+        | { version: string | null }
+        | undefined;
+      return { ...row, version: onOwner?.version ?? row.version };
+    });
+  }
+
+  /** True while an installer runs on the host. */
+  installerRunning(server: string): boolean {
+    return this.statements.prepare('SELECT 1 FROM lab_executions WHERE server = ? AND finished_at IS NULL').get(server) !== undefined;
+  }
+
+  /** Moves a failover cluster instance's role to another node (refused while setup runs there). */
+  moveRole(server: string, instance: string, toNode: string): void {
+    this.settle();
+    this.db.transaction(() => this.topology.moveRole(server, instance, toNode, (node) => this.installerRunning(node))).immediate();
+  }
+
+  /** Sets a replica's failover mode, run on the instance `on` (SQL Server accepts it only on the primary). */
+  setFailoverMode(on: { server: string; instance: string }, ag: string, replica: { server: string; instance: string }, mode: 'automatic' | 'manual'): void {
+    this.settle();
+    this.db.transaction(() => this.topology.setFailoverMode(on, ag, replica, mode)).immediate();
+  }
+
+  /** A planned failover of `ag` to the secondary `to`. */
+  failover(ag: string, to: { server: string; instance: string }): void {
+    this.settle();
+    this.db.transaction(() => this.topology.failover(ag, to)).immediate();
   }
 
   /** Applies the effect of every execution whose finish time has passed. */
@@ -230,17 +284,20 @@ export class LabWorld {
     const due = this.statements
       .prepare('SELECT * FROM lab_executions WHERE finished_at IS NULL AND planned_finish_ms IS NOT NULL AND planned_finish_ms <= ?')
       .all(now) as LabExecutionRow[];
-    if (due.length === 0) return;
-    this.db
-      .transaction(() => {
-        for (const execution of due) {
-          const finished = this.statements
-            .prepare('UPDATE lab_executions SET finished_at = ?, exit_code = planned_exit_code WHERE id = ? AND finished_at IS NULL')
-            .run(new Date(execution.planned_finish_ms!).toISOString(), execution.id);
-          if (finished.changes === 1 && execution.effect) this.applyEffect(execution.server, JSON.parse(execution.effect) as Effect);
-        }
-      })
-      .immediate();
+    if (due.length > 0) {
+      this.db
+        .transaction(() => {
+          for (const execution of due) {
+            const finished = this.statements
+              .prepare('UPDATE lab_executions SET finished_at = ?, exit_code = planned_exit_code WHERE id = ? AND finished_at IS NULL')
+              .run(new Date(execution.planned_finish_ms!).toISOString(), execution.id);
+            if (finished.changes === 1 && execution.effect) this.applyEffect(execution.server, JSON.parse(execution.effect) as Effect);
+            if (finished.changes === 1 && !this.installerRunning(execution.server)) this.topology.instanceStarted(execution.server, execution.planned_finish_ms!);
+          }
+        })
+        .immediate();
+    }
+    if (this.topology.resyncDue(now)) this.db.transaction(() => this.topology.settle(now)).immediate();
   }
 
   private applyEffect(server: string, effect: Effect): void {
@@ -328,6 +385,8 @@ export class LabWorld {
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
           )
           .run(executionId, server, installer, parameters, new Date(now).toISOString(), plannedFinish, exitCode, effect ? JSON.stringify(effect) : null);
+        // Setup stops the instances it patches (a refused start never got that far).
+        if (staged && labFile && exitCode !== EXIT_INSTALL_ALREADY_RUNNING) this.topology.instanceStopped(server, instanceFilter(parameters), now);
         return this.statements.prepare('SELECT * FROM lab_executions WHERE server = ? AND execution_id = ?').get(server, executionId) as LabExecutionRow;
       })
       .immediate();
@@ -355,9 +414,14 @@ export class LabWorld {
 
   /** Stops a running installer (its process tree killed on timeout): no exit code, no effect. */
   killExecution(server: string, executionId: string): void {
-    this.statements
-      .prepare('UPDATE lab_executions SET finished_at = ?, killed = 1, exit_code = NULL WHERE server = ? AND execution_id = ? AND finished_at IS NULL')
-      .run(this.nowIso(), server, executionId);
+    this.db
+      .transaction(() => {
+        const killed = this.statements
+          .prepare('UPDATE lab_executions SET finished_at = ?, killed = 1, exit_code = NULL WHERE server = ? AND execution_id = ? AND finished_at IS NULL')
+          .run(this.nowIso(), server, executionId);
+        if (killed.changes === 1 && !this.installerRunning(server)) this.topology.instanceStarted(server, this.clock());
+      })
+      .immediate();
   }
 }
 
