@@ -1,9 +1,9 @@
 // Copies the non-TypeScript files the program reads at run time (SQL migrations, PowerShell
-// operations) from src/ into dist/, next to the modules that load them.
+// operations, the build catalog) from src/ into dist/, next to the modules that load them.
 import { cpSync, readdirSync, statSync, chmodSync } from 'node:fs';
 import { join, relative, extname } from 'node:path';
 
-const ASSET_EXTENSIONS = new Set(['.sql', '.ps1']);
+const ASSET_EXTENSIONS = new Set(['.sql', '.ps1', '.json']);
 const src = new URL('../src/', import.meta.url).pathname;
 const dist = new URL('../dist/', import.meta.url).pathname;
 

@@ -14,13 +14,24 @@ async function main(argv: readonly string[]): Promise<number> {
     throw error;
   }
   const options = readOptions(program);
-  const actions = [options.hotfixPlan, options.deployHotfixes, options.hotfixReport, options.hotfixHistory, options.importTargets].filter(Boolean).length;
+  const actions = [
+    options.hotfixPlan,
+    options.deployHotfixes,
+    options.hotfixReport,
+    options.hotfixHistory,
+    options.importTargets,
+    options.checkMapping,
+    options.suggestMapping,
+    options.updateCatalog !== undefined,
+  ].filter(Boolean).length;
   if (actions === 0 && !options.labReset) {
     program.outputHelp();
     return EXIT.config;
   }
   if (actions > 1) {
-    process.stderr.write('error: choose one of --hotfix-plan, --deploy-hotfixes, --hotfix-report, --hotfix-history, --import-targets\n');
+    process.stderr.write(
+      'error: choose one of --hotfix-plan, --deploy-hotfixes, --hotfix-report, --hotfix-history, --import-targets, --check-mapping, --suggest-mapping, --update-catalog\n',
+    );
     return EXIT.config;
   }
   try {
@@ -40,6 +51,9 @@ async function dispatch(options: CliOptions): Promise<number> {
   if (options.hotfixReport) return (await import('./reportCommand.js')).reportCommand(options);
   if (options.hotfixHistory) return (await import('./historyCommand.js')).historyCommand(options);
   if (options.importTargets) return (await import('./importCommand.js')).importCommand(options);
+  if (options.checkMapping) return (await import('./catalogCommands.js')).checkMappingCommand(options);
+  if (options.suggestMapping) return (await import('./suggestMappingCommand.js')).suggestMappingCommand(options);
+  if (options.updateCatalog !== undefined) return (await import('./catalogCommands.js')).updateCatalogCommand(options, options.updateCatalog);
   return EXIT.ok;
 }
 

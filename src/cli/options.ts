@@ -22,6 +22,10 @@ export interface CliOptions {
   readonly stepTimeoutMinutes: number | undefined;
   readonly verbose: boolean;
   readonly logLevel: EventLevel;
+  readonly checkMapping: boolean;
+  readonly suggestMapping: boolean;
+  /** `--update-catalog FILE`: the dbatools reference file to replace the build catalog from. */
+  readonly updateCatalog: string | undefined;
 }
 
 function positiveInteger(value: string): number {
@@ -63,6 +67,9 @@ export function buildProgram(): Command {
     .option('--max-concurrent <n>', 'hosts patched at once (overrides max_concurrent_servers)', positiveInteger)
     .option('--step-timeout-minutes <n>', 'time allowed per installer (overrides step_timeout_minutes)', positiveNumber)
     .option('--verbose', 'show debug messages on screen')
+    .option('--check-mapping', 'check the mapping file against the build catalog (exit 1 when it finds something)')
+    .option('--suggest-mapping', 'print mapping entries for the installers under hotfixes/ (writes nothing)')
+    .option('--update-catalog <file>', "replace the build catalog from dbatools' build reference file, when newer")
     .addOption(new Option('--log-level <level>', 'DEBUG, INFO, WARN or ERROR').argParser(logLevel).default('info'))
     .showHelpAfterError()
     .allowExcessArguments(false);
@@ -89,5 +96,8 @@ export function readOptions(program: Command): CliOptions {
     stepTimeoutMinutes: o.stepTimeoutMinutes as number | undefined,
     verbose: o.verbose === true,
     logLevel: (o.logLevel as EventLevel | undefined) ?? 'info',
+    checkMapping: o.checkMapping === true,
+    suggestMapping: o.suggestMapping === true,
+    updateCatalog: o.updateCatalog as string | undefined,
   };
 }

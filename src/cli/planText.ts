@@ -1,4 +1,5 @@
 import type { Plan, PlanStatus, PlanTarget } from '../plan/types.js';
+import { buildFactsText } from './buildFactsText.js';
 
 const STATUS_LABEL: Record<PlanStatus, string> = {
   pending: 'pending',
@@ -24,11 +25,14 @@ function formatTarget(t: PlanTarget): string[] {
   const family = t.version_family ? `SQL Server ${t.version_family}` : 'unknown family';
   const head = `${t.server}\\${t.instance}  ${t.current_build ?? '(no version)'}  ${family}  ${t.edition ?? '(edition unknown)'}`;
   const lines = [head];
+  if (t.catalog?.current) lines.push(`  build:  ${buildFactsText(t.catalog.current)}`);
   if (t.status === 'pending') {
     lines.push(`  ${STATUS_LABEL[t.status]} → ${t.target_build}  ${t.message}${t.requires_restart ? '  [restart will be needed]' : ''}`);
+    if (t.catalog?.target) lines.push(`  target: ${buildFactsText(t.catalog.target)}`);
     for (const s of t.steps) lines.push(`    ${s.order}. ${s.installer}  (${s.required ? 'required' : 'optional'})`);
   } else {
     lines.push(`  ${STATUS_LABEL[t.status]}: ${t.message}`);
+    if (t.catalog?.target) lines.push(`  target: ${buildFactsText(t.catalog.target)}`);
   }
   return lines;
 }

@@ -1,6 +1,10 @@
+import { annotatePlan, staleCatalogWarning } from '../catalog/buildFacts.js';
+import type { BuildCatalog } from '../catalog/catalog.js';
+import { checkMapping, type MappingFinding } from '../catalog/mappingChecks.js';
+import { loadBuildCatalog } from '../config/buildCatalog.js';
 import { type Config, loadConfig } from '../config/load.js';
 import { displayPath } from '../config/paths.js';
-import { ConfigError, type ConfigProblem } from '../errors.js';
+import { ConfigError, type ConfigProblem, formatProblem } from '../errors.js';
 import { discoverInventory, recordedInventory } from '../inventory/discovery.js';
 import { type KnownTarget, mergeTargets, selectTargets } from '../inventory/targets.js';
 import { buildPlan, type PlanResult } from '../plan/planner.js';
@@ -24,6 +28,12 @@ export interface PreparedPlan extends PlanResult {
   /** True when versions came from asking the hosts; false with `--offline`. */
   readonly live: boolean;
   readonly warnings: readonly string[];
+  /** The build catalog the plan's facts and the mapping checks come from. */
+  readonly catalog: BuildCatalog;
+  /** `shipped`, or the path of the stored replacement in use. */
+  readonly catalogOrigin: string;
+  /** What the catalog says about the mapping file (also in `warnings`). */
+  readonly mappingFindings: readonly MappingFinding[];
 }
 
 export interface PrepareOptions {
@@ -31,6 +41,8 @@ export interface PrepareOptions {
   readonly offline: boolean;
   readonly concurrency: number;
   readonly signal?: AbortSignal | undefined;
+  /** The moment the plan is made: decides whether a build's support has ended. */
+  readonly now?: Date | undefined;
 }
 
 /**
@@ -70,9 +82,19 @@ export async function preparePlan(
   const files = checkInstallerFiles(config.mapping, mappingName, config.root, result.plan);
   warnings.push(...files.warnings);
   if (files.problems.length > 0) throw new ConfigError(files.problems);
+  const today = (options.now ?? new Date()).toISOString().slice(0, 10);
+  const catalog = loadBuildCatalog(config);
+  warnings.push(...catalog.warnings);
+  const stale = staleCatalogWarning(catalog.catalog, today);
+  if (stale) warnings.push(stale);
+  const mappingFindings = checkMapping(config.mapping, catalog.catalog, mappingName);
+  warnings.push(...mappingFindings.map(formatProblem));
   // Passes the host plans through as the planner made them: grouped only if someone reads them.
   return {
-    plan: result.plan,
+    plan: annotatePlan(result.plan, catalog.catalog, today),
+    catalog: catalog.catalog,
+    catalogOrigin: catalog.origin,
+    mappingFindings,
     get hosts() {
       return result.hosts;
     },

@@ -1,3 +1,4 @@
+import type { TargetCatalogFacts } from '../catalog/facts.js';
 import type { TransportName } from '../remote/transport.js';
 
 /** What the planner concludes for one instance. */
@@ -30,6 +31,8 @@ export interface PlanTarget {
   readonly requires_restart: boolean;
   readonly message: string;
   readonly steps: readonly PlanStep[];
+  /** Where the current and target builds stand, from the build catalog (added after planning). */
+  readonly catalog?: TargetCatalogFacts;
 }
 
 export type PlanSummary = Record<PlanStatus, number>;

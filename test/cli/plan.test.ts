@@ -22,7 +22,7 @@ describe('--hotfix-plan on the example lab', () => {
     expect(plan.summary).toEqual({ pending: 12, up_to_date: 1, unsupported: 1, no_mapping: 1, invalid_version: 1, unreachable: 0 });
     for (const t of plan.targets) {
       expect(Object.keys(t).sort()).toEqual(
-        ['server', 'instance', 'current_build', 'version_family', 'edition', 'status', 'target_build', 'requires_restart', 'message', 'steps'].sort(),
+        ['server', 'instance', 'current_build', 'version_family', 'edition', 'status', 'target_build', 'requires_restart', 'message', 'steps', 'catalog'].sort(),
       );
       for (const s of t.steps) expect(Object.keys(s).sort()).toEqual(['command', 'installer', 'order', 'path', 'required']);
     }

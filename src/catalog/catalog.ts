@@ -1,0 +1,233 @@
+import type { CatalogFile } from './catalogFile.js';
+
+/*
+ * The build catalog, read the way dbatools reads its reference: builds are listed per release in
+ * rising order; a row with `sp` starts a service-pack level (RTM, SP1…, or RC), a row with `cu`
+ * is that level's cumulative update, and a row with neither belongs to the level and CU listed
+ * before it. Builds are matched on their first three parts. Pure: no file is read here.
+ */
+
+/** What kind of update a build is. */
+export const BUILD_KINDS = ['pre_release', 'service_pack', 'cumulative_update', 'update'] as const;
+export type BuildKind = (typeof BUILD_KINDS)[number];
+
+/** One build the catalog knows, with where it stands in its release. */
+export interface CatalogEntry {
+  /** The first three parts, the key builds are matched on: `15.0.4385`. */
+  readonly key: string;
+  readonly parts: readonly [number, number, number];
+  /** The build as the reference writes it. */
+  readonly build: string;
+  /** `2019`, `2008R2`: the reference's release name (major.minor when it names none). */
+  readonly release: string;
+  /** "SQL Server 2019", "SQL Server 2008 R2". */
+  readonly releaseName: string;
+  /** Service-pack level: `RTM`, `SP3`, `RC`; null before the first level of the release (pre-release builds). */
+  readonly level: string | null;
+  /** The cumulative update on that level (28 for CU28); null for none. */
+  readonly cu: number | null;
+  readonly kind: BuildKind;
+  /** "SQL Server 2019 CU28", "SQL Server 2016 SP3 GDR", "SQL Server 2019 CU28 + GDR". */
+  readonly name: string;
+  readonly kbs: readonly string[];
+  readonly releaseDate: string | null;
+  /** End of support of its level, `YYYY-MM-DD`. */
+  readonly supportedUntil: string | null;
+  readonly retired: boolean;
+}
+
+/** What a release's levels hold: their newest CU and the newest level. */
+interface ReleaseSummary {
+  readonly releaseName: string;
+  /** Per level, its newest cumulative update that Microsoft has not retired. */
+  readonly newestCuByLevel: ReadonlyMap<string, CatalogEntry>;
+  /** The release's last service-pack level (`SP3` for 2016, `RTM` for 2019). */
+  readonly newestLevel: string | null;
+  /** The newest cumulative update of the release (highest build, not retired), on any level. */
+  readonly newestCu: CatalogEntry | null;
+  /** Every build of the release, in rising order. */
+  readonly entries: readonly CatalogEntry[];
+}
+
+/** Release names as people write them: the reference says "2008R2". */
+export function releaseDisplayName(release: string): string {
+  return `SQL Server ${release.replace(/^(\d{4})R2$/, '$1 R2')}`;
+}
+
+/** `2026-07-16T00:00:00` → `2026-07-16`. */
+function day(text: string | undefined): string | null {
+  return text ? text.slice(0, 10) : null;
+}
+
+function partsOf(build: string): [number, number, number] {
+  const [a = 0, b = 0, c = 0] = build.split('.').map(Number);
+  return [a, b, c];
+}
+
+export function compareKeys(a: readonly number[], b: readonly number[]): number {
+  return a[0]! - b[0]! || a[1]! - b[1]! || a[2]! - b[2]!;
+}
+
+function levelName(releaseName: string, level: string, cu: number | null): string {
+  if (cu === null) return `${releaseName} ${level}`;
+  // Microsoft names the CUs of an RTM level without it: "SQL Server 2019 CU28".
+  return level === 'RTM' ? `${releaseName} CU${cu}` : `${releaseName} ${level} CU${cu}`;
+}
+
+/**
+ * The name of a build listed without its own SP/CU label. From SQL Server 2016 on, such builds are
+ * Microsoft's security updates: GDR on a level without CU, "CU + GDR" on a CU. For older releases
+ * the reference also lists hotfixes it does not tell apart from security updates: "+ update".
+ */
+function updateName(major: number, releaseName: string, level: string, cu: number | null): string {
+  const base = levelName(releaseName, level, cu);
+  if (major < 13) return `${base} + update`;
+  return cu === null ? `${base} GDR` : `${base} + GDR`;
+}
+
+export class BuildCatalog {
+  readonly lastUpdated: string;
+  readonly source: CatalogFile['source'];
+  readonly licenseNotice: string;
+  readonly entries: readonly CatalogEntry[];
+  private readonly byKey = new Map<string, CatalogEntry>();
+  private readonly byKb = new Map<string, CatalogEntry[]>();
+  private readonly releases = new Map<string, ReleaseSummary>();
+
+  constructor(file: CatalogFile) {
+    this.lastUpdated = file.last_updated;
+    this.source = file.source;
+    this.licenseNotice = file.license_notice;
+    const entries: CatalogEntry[] = [];
+    let group = '';
+    let release = '';
+    let level: string | null = null;
+    let cu: number | null = null;
+    let supportedUntil: string | null = null;
+    for (const row of file.builds) {
+      const parts = partsOf(row.build);
+      const groupKey = `${parts[0]}.${parts[1]}`;
+      if (groupKey !== group) {
+        group = groupKey;
+        release = row.name ?? groupKey;
+        level = null;
+        cu = null;
+        supportedUntil = null;
+      } else if (row.name) release = row.name;
+      if (row.sp) {
+        level = row.sp;
+        cu = null;
+      }
+      if (row.cu) cu = Number(row.cu.slice(2));
+      const kind: BuildKind = row.cu ? 'cumulative_update' : row.sp ? 'service_pack' : level === null ? 'pre_release' : 'update';
+      // dbatools keeps the last end of support seen: it is written on the level's first row.
+      if (row.supported_until) supportedUntil = day(row.supported_until);
+      const releaseName = releaseDisplayName(release);
+      const name =
+        level === null
+          ? `${releaseName} pre-release`
+          : kind === 'update'
+            ? updateName(parts[0], releaseName, level, cu)
+            : levelName(releaseName, level, cu);
+      const entry: CatalogEntry = {
+        key: parts.join('.'),
+        parts,
+        build: row.build,
+        release,
+        releaseName,
+        level,
+        cu,
+        kind,
+        name,
+        kbs: row.kbs ?? [],
+        releaseDate: day(row.release_date),
+        supportedUntil: level === null ? null : supportedUntil,
+        retired: row.retired === true,
+      };
+      entries.push(entry);
+      // The reference lists RC refreshes twice under one three-part build: the first is kept.
+      if (!this.byKey.has(entry.key)) this.byKey.set(entry.key, entry);
+      for (const kb of entry.kbs) {
+        const list = this.byKb.get(kb);
+        if (list) list.push(entry);
+        else this.byKb.set(kb, [entry]);
+      }
+    }
+    this.entries = entries;
+    this.summarise();
+  }
+
+  private summarise(): void {
+    const grouped = new Map<string, CatalogEntry[]>();
+    for (const e of this.entries) {
+      // One entry per three-part build: the one look-ups find.
+      if (this.byKey.get(e.key) !== e) continue;
+      const key = `${e.parts[0]}.${e.parts[1]}`;
+      const list = grouped.get(key);
+      if (list) list.push(e);
+      else grouped.set(key, [e]);
+    }
+    for (const [key, list] of grouped) {
+      const newestCuByLevel = new Map<string, CatalogEntry>();
+      let newestLevel: string | null = null;
+      let newestCu: CatalogEntry | null = null;
+      for (const e of list) {
+        if (e.kind === 'service_pack') newestLevel = e.level;
+        if (e.kind !== 'cumulative_update' || e.retired || e.level === null) continue;
+        const known = newestCuByLevel.get(e.level);
+        if (!known || (e.cu ?? 0) > (known.cu ?? 0)) newestCuByLevel.set(e.level, e);
+        if (!newestCu || compareKeys(e.parts, newestCu.parts) > 0) newestCu = e;
+      }
+      this.releases.set(key, { releaseName: list[0]!.releaseName, newestCuByLevel, newestLevel, newestCu, entries: list });
+    }
+  }
+
+  /** The catalog's entry for a build (matched on its first three parts), or undefined. */
+  lookup(build: string | readonly number[]): CatalogEntry | undefined {
+    const key = typeof build === 'string' ? build.split('.', 3).map(Number).join('.') : `${build[0]}.${build[1]}.${build[2]}`;
+    return this.byKey.get(key);
+  }
+
+  /** The builds a KB number describes (digits, or `KB…`), lowest first. */
+  byKnowledgeBase(kb: string): readonly CatalogEntry[] {
+    return this.byKb.get(kb.replace(/^KB/i, '')) ?? [];
+  }
+
+  /** The release name for a major.minor the catalog knows ("SQL Server 2019"), or null. */
+  releaseNameOf(major: number, minor: number): string | null {
+    return this.releases.get(`${major}.${minor}`)?.releaseName ?? null;
+  }
+
+  /** Every build of a release, in rising order (empty when the catalog does not know it). */
+  releaseEntries(major: number, minor: number): readonly CatalogEntry[] {
+    return this.releases.get(`${major}.${minor}`)?.entries ?? [];
+  }
+
+  /** The newest cumulative update (not retired) of a build's level, or null when the level has none. */
+  newestCuOfLevel(entry: CatalogEntry): CatalogEntry | null {
+    if (entry.level === null) return null;
+    return this.releases.get(`${entry.parts[0]}.${entry.parts[1]}`)?.newestCuByLevel.get(entry.level) ?? null;
+  }
+
+  /** The newest cumulative update (not retired) of a release, on any level. */
+  newestCuOfRelease(major: number, minor: number): CatalogEntry | null {
+    return this.releases.get(`${major}.${minor}`)?.newestCu ?? null;
+  }
+
+  /** The release's last service-pack level, when it is not the build's own (`SP3` for a build on SP2). */
+  newerLevel(entry: CatalogEntry): string | null {
+    const newest = this.releases.get(`${entry.parts[0]}.${entry.parts[1]}`)?.newestLevel ?? null;
+    return newest !== null && newest !== entry.level ? newest : null;
+  }
+
+  /**
+   * How many cumulative updates the build is behind the newest one known for its level: CU28 when
+   * CU32 is the newest is 4; a GDR on the RTM level of 2019 is 32. Null for pre-release builds.
+   */
+  cusBehind(entry: CatalogEntry): number | null {
+    if (entry.level === null) return null;
+    const newest = this.newestCuOfLevel(entry);
+    if (!newest) return 0;
+    return Math.max(0, (newest.cu ?? 0) - (entry.cu ?? 0));
+  }
+}
