@@ -29,6 +29,10 @@ export async function deployCommand(options: CliOptions): Promise<number> {
   const history = new History(db);
   const transports = new TransportProvider(config);
   try {
+    if (options.windowEnd !== undefined || config.settings.maintenance_window || config.settings.waves) {
+      // Shown by --hotfix-plan already; the deployment must not pretend to keep a window it does not enforce.
+      throw new RefusalError('maintenance windows and waves are shown by --hotfix-plan but not yet enforced by --deploy-hotfixes; remove --window-end, maintenance_window and waves to deploy');
+    }
     refuseWhileLocked(history);
     if (options.resume) return await resume(options, config, history, transports);
     if (options.retryFailed) return await retryFailed(options, config, history, transports);

@@ -26,6 +26,8 @@ export interface CliOptions {
   readonly suggestMapping: boolean;
   /** `--update-catalog FILE`: the dbatools reference file to replace the build catalog from. */
   readonly updateCatalog: string | undefined;
+  /** --window-end: when the maintenance window closes (epoch ms), overriding maintenance_window.end. */
+  readonly windowEnd: number | undefined;
 }
 
 function positiveInteger(value: string): number {
@@ -38,6 +40,15 @@ function positiveNumber(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
   return n;
+}
+
+/** An ISO-8601 time with its offset (or Z): a window's end must not depend on the PC's time zone guess. */
+export function parseWindowEnd(value: string): number {
+  const ms = Date.parse(value);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value) || Number.isNaN(ms)) {
+    throw new InvalidArgumentError('expected an ISO-8601 time with its offset, e.g. 2026-11-28T05:00:00+01:00 or 2026-11-28T04:00:00Z');
+  }
+  return ms;
 }
 
 function logLevel(value: string): EventLevel {
@@ -66,6 +77,7 @@ export function buildProgram(): Command {
     .option('--run-id <n>', 'the run to resume, report or show', positiveInteger)
     .option('--max-concurrent <n>', 'hosts patched at once (overrides max_concurrent_servers)', positiveInteger)
     .option('--step-timeout-minutes <n>', 'time allowed per installer (overrides step_timeout_minutes)', positiveNumber)
+    .option('--window-end <time>', 'end of the maintenance window, ISO-8601 with offset (overrides maintenance_window.end)', parseWindowEnd)
     .option('--verbose', 'show debug messages on screen')
     .option('--check-mapping', 'check the mapping file against the build catalog (exit 1 when it finds something)')
     .option('--suggest-mapping', 'print mapping entries for the installers under hotfixes/ (writes nothing)')
@@ -99,5 +111,6 @@ export function readOptions(program: Command): CliOptions {
     checkMapping: o.checkMapping === true,
     suggestMapping: o.suggestMapping === true,
     updateCatalog: o.updateCatalog as string | undefined,
+    windowEnd: o.windowEnd as number | undefined,
   };
 }

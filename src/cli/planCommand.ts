@@ -5,6 +5,8 @@ import { EXIT } from './exitCodes.js';
 import { jsonChunks } from './jsonChunks.js';
 import type { CliOptions } from './options.js';
 import { formatPlan } from './planText.js';
+import { forecastForPlan, formatSchedule, windowEndOf } from './scheduleText.js';
+import { History } from '../store/history.js';
 
 /** `--hotfix-plan`: prints the plan; `--json` prints exactly the plan object and nothing else. */
 export async function planCommand(options: CliOptions): Promise<number> {
@@ -17,11 +19,16 @@ export async function planCommand(options: CliOptions): Promise<number> {
       offline: options.offline,
       concurrency: options.maxConcurrent ?? Math.max(8, config.settings.max_concurrent_servers),
     });
-    for (const warning of prepared.warnings) process.stderr.write(`warning: ${warning}\n`);
+    const concurrency = options.maxConcurrent ?? config.settings.max_concurrent_servers;
+    const { forecast, schedule } = forecastForPlan(config, prepared.hosts, prepared.targets, new History(db).durationSamples(), {
+      concurrency,
+      windowEndMs: windowEndOf(options.windowEnd, config),
+    });
+    for (const warning of [...prepared.warnings, ...forecast.warnings]) process.stderr.write(`warning: ${warning}\n`);
     if (options.json) {
       // In pieces: the same text as JSON.stringify(plan, null, 2), never held whole (see jsonChunks).
       // Waiting for 'drain' keeps a slow reader (a pipe into jq) from making us queue it all anyway.
-      for (const chunk of jsonChunks({ ...prepared.plan })) {
+      for (const chunk of jsonChunks({ ...prepared.plan, schedule })) {
         if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
       }
       process.stdout.write('\n');
@@ -29,7 +36,7 @@ export async function planCommand(options: CliOptions): Promise<number> {
       const source = prepared.live
         ? 'versions as the hosts reported them just now'
         : 'versions as recorded (offline: no host was contacted)';
-      process.stdout.write(`${formatPlan(prepared.plan, source)}\n`);
+      process.stdout.write(`${formatPlan(prepared.plan, source, formatSchedule(schedule))}\n`);
     }
     const contacted = prepared.plan.targets.length;
     const unreachable = prepared.plan.summary.unreachable;

@@ -10,13 +10,14 @@ const STATUS_LABEL: Record<PlanStatus, string> = {
   unreachable: 'unreachable',
 };
 
-/** The plan as an operator reads it: one block per instance, then the summary line. */
-export function formatPlan(plan: Plan, source: string): string {
+/** The plan as an operator reads it: one block per instance, the schedule when given, then the summary line. */
+export function formatPlan(plan: Plan, source: string, schedule?: string): string {
   const lines: string[] = [];
   const hosts = new Set(plan.targets.map((t) => t.server.toLowerCase())).size;
   lines.push(`Hotfix plan: ${plan.targets.length} instance(s) on ${hosts} host(s); ${source}`);
   lines.push('');
   for (const t of plan.targets) lines.push(...formatTarget(t), '');
+  if (schedule) lines.push(schedule, '');
   lines.push(formatSummary(plan));
   return lines.join('\n');
 }

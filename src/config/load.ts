@@ -55,6 +55,7 @@ export function loadConfig(auditConfigPath: string, cwd: string = process.cwd())
   );
   if (!audit) return { ok: false, problems };
   problems.push(...credentialProblems(auditName, audit));
+  problems.push(...waveProblems(auditName, audit));
 
   const configDir = path.dirname(auditPath);
   const root = audit.root ? resolveUserPath(configDir, audit.root) : path.dirname(configDir);
@@ -162,6 +163,27 @@ function credentialProblems(file: string, audit: AuditConfigFile): ConfigProblem
       problems.push({ file, path: `${at}.passphrase_env`, message: 'a passphrase needs a key_file' });
     }
   }
+  return problems;
+}
+
+/** Waves: distinct names, and only the last may take the rest (no servers, no tags). */
+function waveProblems(file: string, audit: AuditConfigFile): ConfigProblem[] {
+  const waves = audit.hotfix.waves ?? [];
+  const problems: ConfigProblem[] = [];
+  const names = new Map<string, number>();
+  waves.forEach((wave, i) => {
+    const at = `hotfix.waves[${i}]`;
+    const earlier = names.get(wave.name.toLowerCase());
+    if (earlier !== undefined) problems.push({ file, path: `${at}.name`, message: `wave name ${JSON.stringify(wave.name)} is also used by hotfix.waves[${earlier}]` });
+    else names.set(wave.name.toLowerCase(), i);
+    const takesRest = wave.servers === undefined && wave.tags === undefined;
+    if (takesRest && i < waves.length - 1) {
+      problems.push({ file, path: at, message: 'names no servers and no tags, so it takes every remaining host: only the last wave may do that' });
+    }
+    if (!takesRest && (wave.servers ?? []).length === 0 && (wave.tags ?? []).length === 0) {
+      problems.push({ file, path: at, message: 'has empty servers and tags lists, so no host falls in it; name hosts or tags, or leave both out in the last wave' });
+    }
+  });
   return problems;
 }
 

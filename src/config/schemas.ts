@@ -68,6 +68,33 @@ export const availabilityGroupSettingsSchema = z
   })
   .describe('Rolling updates of Always On availability groups.');
 
+const isoTime = z
+  .string()
+  .refine((v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(v) && !Number.isNaN(Date.parse(v)), {
+    message: 'expected an ISO-8601 time with its offset, e.g. 2026-11-28T05:00:00+01:00 or 2026-11-28T04:00:00Z',
+  });
+
+export const maintenanceWindowSchema = z
+  .strictObject({
+    end: isoTime.describe('When the window closes: no installer starts whose predicted duration would take it past this time.'),
+  })
+  .describe('The maintenance window of a deployment (also --window-end on the command line, which wins).');
+
+export const waveSchema = z
+  .strictObject({
+    name: nonEmpty.describe('Names the wave in the log, the plan and history.db.'),
+    servers: z.array(nonEmpty).optional().describe('Hosts of this wave (host names as in sql_targets.json).'),
+    tags: z.array(nonEmpty).optional().describe("Targets carrying any of these tags put their host in this wave."),
+    max_failed: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(0)
+      .describe('Hosts of this wave that may fail (failed, partial, or skipped for a problem) before the run halts.'),
+    soak_minutes: z.number().nonnegative().default(0).describe('Time to wait after the wave before its outcome is judged and the next wave starts.'),
+  })
+  .describe('A wave: its hosts all finish, soak, and pass their failure budget before the next wave starts.');
+
 export const hotfixSettingsSchema = z.strictObject({
   mapping: nonEmpty.default('config/hotfix_mapping.json'),
   targets: nonEmpty.default('config/sql_targets.json'),
@@ -91,6 +118,13 @@ export const hotfixSettingsSchema = z.strictObject({
     .describe('Refuse to run a staged installer whose Authenticode signature is not Valid (where the target reports one).'),
   credentials: z.record(z.string(), credentialSchema).default({}),
   availability_groups: availabilityGroupSettingsSchema.default(() => availabilityGroupSettingsSchema.parse({})),
+  default_expected_minutes: z
+    .number()
+    .positive('expected a positive number of minutes')
+    .default(30)
+    .describe("Predicted duration of an installer that history.db has never seen and whose mapping file gives no expected_minutes."),
+  maintenance_window: maintenanceWindowSchema.optional(),
+  waves: z.array(waveSchema).min(1, 'expected at least one wave').optional(),
   winrm: winrmOptionsSchema.optional(),
   ssh: sshOptionsSchema.optional(),
 });
@@ -215,6 +249,11 @@ export const mappingFileEntrySchema = z.strictObject({
     .optional()
     .describe('Pins the installer: a different file is refused before anything runs.'),
   description: z.string().optional(),
+  expected_minutes: z
+    .number()
+    .positive('expected a positive number of minutes')
+    .optional()
+    .describe('Predicted duration of this installer when history.db has no execution of it yet.'),
 });
 
 export const mappingSchema = z.strictObject({
@@ -242,6 +281,7 @@ export const mappingFileSchema = z.strictObject({
 
 export type AuditConfigFile = z.infer<typeof auditConfigSchema>;
 export type HotfixSettings = z.infer<typeof hotfixSettingsSchema>;
+export type WaveSpec = z.infer<typeof waveSchema>;
 export type CredentialSpec = z.infer<typeof credentialSchema>;
 export type WinrmOptionsFile = z.infer<typeof winrmOptionsSchema>;
 export type SshOptionsFile = z.infer<typeof sshOptionsSchema>;

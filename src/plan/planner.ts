@@ -47,6 +47,8 @@ interface DetailedStep extends PlanStep {
   readonly family: string;
   readonly mappingRef: string;
   readonly description: string;
+  /** The mapping file's `expected_minutes` for this installer, when given. */
+  readonly expectedMinutes: number | null;
   /** The command, lower-cased: one host runs an installer command once, however it is capitalised. */
   readonly commandKey: string;
 }
@@ -113,6 +115,7 @@ function indexMappings(file: MappingFile, root: string): IndexedMapping[] {
         family,
         mappingRef: `mappings[${index}].files[${fileIndex}]`,
         description: f.description ?? entry.description,
+        expectedMinutes: f.expected_minutes ?? null,
         commandKey: command.toLowerCase(),
       };
     });
@@ -328,6 +331,7 @@ function groupByHost(inventory: readonly InventoryEntry[], detailed: readonly De
       family: step.family,
       mappingRef: step.mappingRef,
       description: step.description,
+      expectedMinutes: step.expectedMinutes,
       targets: served,
     }));
     return {

@@ -58,6 +58,8 @@ export interface HostStep {
   /** Where this installer comes from in the mapping file, for messages (`mappings[1].files[0]`). */
   readonly mappingRef: string;
   readonly description: string;
+  /** The mapping file's `expected_minutes` for this installer: the prediction when history has none. */
+  readonly expectedMinutes?: number | null | undefined;
   /** The plan targets (`SERVER\INSTANCE`) this execution serves. */
   readonly targets: readonly string[];
 }

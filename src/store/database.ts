@@ -12,6 +12,12 @@ export interface Migration {
   readonly version: number;
   readonly name: string;
   readonly sql: string;
+  /**
+   * Tables whose state CHECK lists are refilled from the code's constants after the migration's SQL
+   * (`-- @refresh-checks table column=LIST …` lines): SQLite cannot alter a CHECK constraint, so
+   * the table is rebuilt with every column it has, whoever added them.
+   */
+  readonly refreshChecks: readonly { table: string; columns: Readonly<Record<string, string>> }[];
 }
 
 /** The numbered .sql files, with `{{STATE_LIST}}` placeholders filled from the code's constants. */
@@ -19,11 +25,22 @@ export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
   return readdirSync(dir)
     .filter((f) => /^\d{4}_.+\.sql$/.test(f))
     .sort()
-    .map((name) => ({
-      version: Number.parseInt(name.slice(0, 4), 10),
-      name,
-      sql: fillStateLists(readFileSync(path.join(dir, name), 'utf8')),
-    }));
+    .map((name) => {
+      const text = readFileSync(path.join(dir, name), 'utf8');
+      return { version: Number.parseInt(name.slice(0, 4), 10), name, sql: fillStateLists(text), refreshChecks: refreshDirectives(text) };
+    });
+}
+
+function refreshDirectives(sql: string): Migration['refreshChecks'] {
+  return [...sql.matchAll(/^--\s*@refresh-checks\s+(\w+)\s+(.+)$/gm)].map((m) => ({
+    table: m[1]!,
+    columns: Object.fromEntries(
+      m[2]!
+        .trim()
+        .split(/\s+/)
+        .map((pair) => pair.split('=') as [string, string]),
+    ),
+  }));
 }
 
 function fillStateLists(sql: string): string {
@@ -54,11 +71,45 @@ export function migrate(db: HistoryDb): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   for (const migration of loadMigrations()) {
     if (migration.version <= current) continue;
-    db.transaction(() => {
-      db.exec(migration.sql);
-      db.pragma(`user_version = ${migration.version}`);
-    }).immediate();
+    const rebuilds = migration.refreshChecks.length > 0;
+    // A table rebuild drops the old table: with foreign keys on, that would delete through every
+    // reference. They are off for that migration only (the pragma has no effect inside a
+    // transaction), and foreign_key_check must come back empty before it commits.
+    const foreignKeys = db.pragma('foreign_keys', { simple: true }) as number;
+    if (rebuilds) db.pragma('foreign_keys = OFF');
+    try {
+      db.transaction(() => {
+        db.exec(migration.sql);
+        for (const refresh of migration.refreshChecks) rebuildWithCurrentChecks(db, refresh.table, refresh.columns);
+        if (rebuilds) {
+          const broken = db.pragma('foreign_key_check') as unknown[];
+          if (broken.length > 0) throw new Error(`migration ${migration.name} left ${broken.length} broken reference(s)`);
+        }
+        db.pragma(`user_version = ${migration.version}`);
+      }).immediate();
+    } finally {
+      if (rebuilds && foreignKeys) db.pragma('foreign_keys = ON');
+    }
   }
+}
+
+/** Rebuilds `table` with its CHECK (column IN (…)) lists taken from the named state constants. */
+function rebuildWithCurrentChecks(db: HistoryDb, table: string, columns: Readonly<Record<string, string>>): void {
+  const found = db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?").get(table) as { sql: string } | undefined;
+  if (!found) throw new Error(`@refresh-checks names table ${table}, which does not exist`);
+  const indexes = db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL").all(table) as { sql: string }[];
+  const temporary = `${table}__rebuild`;
+  let sql = found.sql.replace(/^CREATE TABLE\s+("?)(\w+)\1/, `CREATE TABLE ${temporary}`);
+  for (const [column, listName] of Object.entries(columns)) {
+    const list = STATE_LISTS[listName];
+    if (!list) throw new Error(`@refresh-checks names an unknown state list ${listName}`);
+    const check = new RegExp(`CHECK \\(${column} IN \\([^)]*\\)\\)`);
+    if (!check.test(sql)) throw new Error(`@refresh-checks: ${table}.${column} has no CHECK (${column} IN (…))`);
+    sql = sql.replace(check, `CHECK (${column} IN (${list.map((s) => `'${s}'`).join(', ')}))`);
+  }
+  db.exec(sql);
+  db.exec(`INSERT INTO ${temporary} SELECT * FROM ${table}; DROP TABLE ${table}; ALTER TABLE ${temporary} RENAME TO ${table};`);
+  for (const index of indexes) db.exec(index.sql);
 }
 
 /** Hands out prepared statements; the same SQL text gets the same statement back. */

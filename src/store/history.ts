@@ -1,4 +1,5 @@
 import type { HostPlan, PlanTarget } from '../plan/types.js';
+import type { DurationSample } from '../predict/durations.js';
 import { type HistoryDb, nowIso, type StatementCache, statements } from './database.js';
 import { ensureServer } from './servers.js';
 import type { EventLevel, RunMode, RunStatus, StepStatus, TargetStatus } from './states.js';
@@ -42,6 +43,10 @@ export interface TargetRow {
   readonly error_message: string | null;
   readonly started_at: string | null;
   readonly completed_at: string | null;
+  /** Position of the target's wave in hotfix_waves; null when the run has no waves. */
+  readonly wave?: number | null;
+  /** Set when skipped because its host's work would not fit the maintenance window: the predicted milliseconds it needed. */
+  readonly deferred_ms?: number | null;
 }
 
 /** A row of `hotfix_steps`: one installer for one target. */
@@ -68,6 +73,8 @@ export interface StepRow {
   /** Setup's output: the tail of Summary.txt when the target had one. */
   readonly output: string | null;
   readonly error_message: string | null;
+  /** The mapping's expected_minutes for the installer, recorded with the run. */
+  readonly expected_minutes?: number | null;
 }
 
 export interface EventRow {
@@ -198,8 +205,8 @@ export class History {
         );
         const insertStep = this.statements.prepare(
           `INSERT INTO hotfix_steps (hotfix_target_id, step_order, host_step_order, installer_file, installer_path, parameters,
-             sha256, description, required, execution_id, status)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')`,
+             sha256, description, required, execution_id, status, expected_minutes)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
         );
         for (const host of run.hosts) {
           for (const target of host.targets) {
@@ -256,6 +263,7 @@ export class History {
                 step.description,
                 step.required ? 1 : 0,
                 executionId(runId, host.server, step.order),
+                step.expectedMinutes ?? null,
               );
             }
           }
@@ -328,6 +336,22 @@ export class History {
         return [installer, durations[Math.floor(durations.length / 2)]!];
       }),
     );
+  }
+
+  /**
+   * Past installer executions that succeeded, newest first: one sample per execution (its steps
+   * share the duration), with the number of instances it served. The predictions' raw material.
+   */
+  durationSamples(limit = 20_000): DurationSample[] {
+    const rows = this.statements
+      .prepare(
+        `SELECT t.server AS server, s.installer_file AS installer, COUNT(*) AS instances, MAX(s.duration_ms) AS durationMs
+         FROM hotfix_steps s JOIN hotfix_targets t ON t.id = s.hotfix_target_id
+         WHERE s.status = 'success' AND s.duration_ms IS NOT NULL
+         GROUP BY s.execution_id ORDER BY MAX(s.id) DESC LIMIT ?`,
+      )
+      .all(limit) as DurationSample[];
+    return rows;
   }
 
   events(runId: number): EventRow[] {

@@ -9,8 +9,11 @@ import { PLAN_STATUS } from '../plan/types.js';
 export const RUN_STATUS = ['running', 'interrupted', 'succeeded', 'failed'] as const;
 export type RunStatus = (typeof RUN_STATUS)[number];
 
-/** `deploy`: a plan carried out; `retry`: a new run for the failed targets of an earlier one. */
-export const RUN_MODE = ['deploy', 'retry'] as const;
+/**
+ * `deploy`: a plan carried out; `retry`: a new run for the failed targets of an earlier one;
+ * `stage`: installers copied and verified on their hosts ahead of a window, nothing installed.
+ */
+export const RUN_MODE = ['deploy', 'retry', 'stage'] as const;
 export type RunMode = (typeof RUN_MODE)[number];
 
 export const TARGET_STATUS = ['pending', 'in_progress', 'success', 'partial', 'failed', 'skipped'] as const;
@@ -23,6 +26,14 @@ export type TargetStatus = (typeof TARGET_STATUS)[number];
 export const STEP_STATUS = ['pending', 'running', 'success', 'failed', 'skipped', 'interrupted'] as const;
 export type StepStatus = (typeof STEP_STATUS)[number];
 
+/**
+ * A wave of a run: `running` while its hosts are patched; `soaking` once they have all finished,
+ * for soak_minutes; then `passed`, or `halted` when more hosts failed than max_failed allows (no
+ * later wave starts); `overridden`: a halt the operator chose to go past (--continue-after-halt).
+ */
+export const WAVE_STATUS = ['pending', 'running', 'soaking', 'passed', 'halted', 'overridden'] as const;
+export type WaveStatus = (typeof WAVE_STATUS)[number];
+
 export const EVENT_LEVEL = ['debug', 'info', 'warn', 'error'] as const;
 export type EventLevel = (typeof EVENT_LEVEL)[number];
 
@@ -34,6 +45,7 @@ export const STATE_LISTS: Readonly<Record<string, readonly string[]>> = {
   STEP_STATUS,
   EVENT_LEVEL,
   PLAN_STATUS,
+  WAVE_STATUS,
 };
 
 export function isFinalTargetStatus(status: TargetStatus): boolean {

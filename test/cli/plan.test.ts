@@ -18,7 +18,7 @@ describe('--hotfix-plan on the example lab', () => {
     const result = runCli(['--hotfix-plan', '--offline', '--json', '--config', EXAMPLE]);
     expect(result.code, result.stderr).toBe(0);
     const plan = JSON.parse(result.stdout);
-    expect(Object.keys(plan)).toEqual(['targets', 'summary']);
+    expect(Object.keys(plan)).toEqual(['targets', 'summary', 'schedule']);
     expect(plan.summary).toEqual({ pending: 12, up_to_date: 1, unsupported: 1, no_mapping: 1, invalid_version: 1, unreachable: 0 });
     for (const t of plan.targets) {
       expect(Object.keys(t).sort()).toEqual(

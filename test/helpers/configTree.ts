@@ -29,7 +29,7 @@ export interface MappingSpec {
   family: string;
   min: string;
   target: string;
-  files: { name: string; order?: number; required?: boolean; parameters?: string; sha256?: string }[];
+  files: { name: string; order?: number; required?: boolean; parameters?: string; sha256?: string; expected_minutes?: number }[];
   edition?: string | null;
   restart?: boolean;
   description?: string;
@@ -52,6 +52,7 @@ export function mapping(specs: readonly MappingSpec[], unsupported: { version_fa
         required: f.required ?? true,
         parameters: f.parameters ?? '/quiet /IAcceptSQLServerLicenseTerms /Action=Patch /AllInstances',
         ...(f.sha256 ? { sha256: f.sha256 } : {}),
+        ...(f.expected_minutes !== undefined ? { expected_minutes: f.expected_minutes } : {}),
       })),
     })),
     unsupported_versions: unsupported,

@@ -10,18 +10,30 @@ CREATE TABLE hotfix_events (
   message          TEXT    NOT NULL
 );
 
-CREATE TABLE hotfix_runs (
+CREATE TABLE "hotfix_runs" (
   id            INTEGER PRIMARY KEY,
   started_at    TEXT    NOT NULL,
   finished_at   TEXT,
   status        TEXT    NOT NULL CHECK (status IN ('running', 'interrupted', 'succeeded', 'failed')),
-  mode          TEXT    NOT NULL CHECK (mode IN ('deploy', 'retry')),
+  mode          TEXT    NOT NULL CHECK (mode IN ('deploy', 'retry', 'stage')),
   options       TEXT    NOT NULL DEFAULT '{}',
   parent_run_id INTEGER REFERENCES hotfix_runs (id),
   operator      TEXT    NOT NULL,
   host          TEXT    NOT NULL,
   config_path   TEXT,
   exit_code     INTEGER
+);
+
+CREATE TABLE hotfix_staged_files (
+  id             INTEGER PRIMARY KEY,
+  hotfix_run_id  INTEGER NOT NULL REFERENCES hotfix_runs (id),
+  server         TEXT    NOT NULL COLLATE NOCASE,
+  installer_file TEXT    NOT NULL,
+  remote_path    TEXT    NOT NULL,
+  sha256         TEXT    NOT NULL,
+  signature      TEXT,
+  copied         INTEGER NOT NULL CHECK (copied IN (0, 1)),
+  staged_at      TEXT    NOT NULL
 );
 
 CREATE TABLE hotfix_steps (
@@ -43,7 +55,7 @@ CREATE TABLE hotfix_steps (
   exit_meaning     TEXT,
   duration_ms      INTEGER,
   output           TEXT,
-  error_message    TEXT,
+  error_message    TEXT, expected_minutes REAL,
   UNIQUE (hotfix_target_id, step_order)
 );
 
@@ -65,8 +77,24 @@ CREATE TABLE hotfix_targets (
   message          TEXT,
   error_message    TEXT,
   started_at       TEXT,
-  completed_at     TEXT,
+  completed_at     TEXT, wave INTEGER, deferred_ms INTEGER,
   UNIQUE (hotfix_run_id, server_id)
+);
+
+CREATE TABLE hotfix_waves (
+  id              INTEGER PRIMARY KEY,
+  hotfix_run_id   INTEGER NOT NULL REFERENCES hotfix_runs (id),
+  position        INTEGER NOT NULL,
+  name            TEXT    NOT NULL,
+  max_failed      INTEGER NOT NULL,
+  soak_minutes    REAL    NOT NULL,
+  status          TEXT    NOT NULL CHECK (status IN ('pending', 'running', 'soaking', 'passed', 'halted', 'overridden')),
+  started_at      TEXT,
+  soak_started_at TEXT,
+  decided_at      TEXT,
+  hosts_failed    INTEGER,
+  reason          TEXT,
+  UNIQUE (hotfix_run_id, position)
 );
 
 CREATE TABLE run_lock (
@@ -99,6 +127,8 @@ CREATE TABLE servers (
 );
 
 CREATE INDEX hotfix_events_run ON hotfix_events (hotfix_run_id);
+
+CREATE INDEX hotfix_staged_files_server ON hotfix_staged_files (server, sha256);
 
 CREATE INDEX hotfix_steps_execution ON hotfix_steps (execution_id);
 
