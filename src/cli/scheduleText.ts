@@ -13,13 +13,15 @@ export interface PlanSchedule {
   readonly window_end: string | null;
   /** Null without a window. */
   readonly fits_window: boolean | null;
-  readonly waves: readonly { name: string; hosts: number; max_failed: number | null; soak_minutes: number; expected_start: string; expected_end: string }[];
+  /** Expected start and end of each wave, in minutes from `starts_at`. */
+  readonly waves: readonly { name: string; hosts: number; max_failed: number | null; soak_minutes: number; start_minute: number; end_minute: number }[];
+  /** Expected start and end of each host, in minutes from `starts_at` (null when deferred). */
   readonly hosts: readonly {
     server: string;
     wave: string;
     expected_minutes: number;
-    expected_start: string | null;
-    expected_end: string | null;
+    start_minute: number | null;
+    end_minute: number | null;
     deferred: boolean;
     installers: readonly { installer: string; expected_minutes: number; source: string; samples: number }[];
   }[];
@@ -65,16 +67,16 @@ export function planSchedule(forecast: RunForecast, concurrency: number, windowE
           hosts: w.hosts,
           max_failed: forecast.waves[i]!.maxFailed,
           soak_minutes: forecast.waves[i]!.soakMinutes,
-          expected_start: iso(w.startMs)!,
-          expected_end: iso(w.endMs)!,
+          start_minute: minutes(w.startMs - schedule.startMs),
+          end_minute: minutes(w.endMs - schedule.startMs),
         }))
       : [],
     hosts: schedule.hosts.map((h) => ({
       server: h.server,
       wave: waveName(h.wave),
       expected_minutes: minutes(h.neededMs),
-      expected_start: iso(h.startMs),
-      expected_end: iso(h.endMs),
+      start_minute: h.startMs === null ? null : minutes(h.startMs - schedule.startMs),
+      end_minute: h.endMs === null ? null : minutes(h.endMs - schedule.startMs),
       deferred: h.deferred,
       installers: (forecast.predictions.get(h.server.toLowerCase()) ?? []).map((p) => ({
         installer: p.installer,
@@ -107,12 +109,12 @@ export function formatSchedule(s: PlanSchedule): string {
   );
   for (const w of s.waves) {
     lines.push(
-      `  wave ${w.name}: ${w.hosts} host(s), ${clock(w.expected_start)} → ${clock(w.expected_end)}; may fail: ${w.max_failed}${w.soak_minutes > 0 ? `; then ${formatMinutes(w.soak_minutes)} soak` : ''}`,
+      `  wave ${w.name}: ${w.hosts} host(s), ${at(s, w.start_minute)} → ${at(s, w.end_minute)}; may fail: ${w.max_failed}${w.soak_minutes > 0 ? `; then ${formatMinutes(w.soak_minutes)} soak` : ''}`,
     );
   }
   for (const h of s.hosts) {
     const sources = [...new Set(h.installers.map((i) => SOURCE_TEXT[i.source] ?? i.source))].join(', ');
-    const when = h.deferred ? 'DEFERRED: would not finish inside the window' : `${clock(h.expected_start!)} → ${clock(h.expected_end!)}`;
+    const when = h.deferred ? 'DEFERRED: would not finish inside the window' : `${at(s, h.start_minute!)} → ${at(s, h.end_minute!)}`;
     lines.push(`  ${h.server}${s.waves.length > 0 ? ` [${h.wave}]` : ''}: ${formatMinutes(h.expected_minutes)} (${sources}); ${when}`);
   }
   return lines.join('\n');
@@ -133,6 +135,10 @@ export function forecastForPlan(
     defaultExpectedMinutes: config.settings.default_expected_minutes,
   });
   return { forecast, schedule: planSchedule(forecast, options.concurrency, options.windowEndMs, (config.settings.waves ?? []).length > 0) };
+}
+
+function at(s: PlanSchedule, minute: number): string {
+  return clock(new Date(Date.parse(s.starts_at) + minute * 60_000).toISOString());
 }
 
 function minutes(ms: number): number {
