@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../dist/store/sqlite.js';
 import { CLI, MEASURE_HOOK } from './report.mjs';
 
 /**

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
 import { CancelledError, ConfigError, ConnectivityError, formatProblem, RefusalError } from '../errors.js';
+import { sqliteUnavailable } from '../store/sqlite.js';
 import { EXIT } from './exitCodes.js';
 import { buildProgram, type CliOptions, readOptions } from './options.js';
 
@@ -32,6 +33,12 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(
       'error: choose one of --hotfix-plan, --deploy-hotfixes, --hotfix-report, --hotfix-history, --import-targets, --check-mapping, --suggest-mapping, --update-catalog\n',
     );
+    return EXIT.config;
+  }
+  // Every command reads or writes history.db: a runtime without SQLite is said plainly, up front.
+  const runtimeProblem = sqliteUnavailable();
+  if (runtimeProblem) {
+    process.stderr.write(`error: ${runtimeProblem}\n`);
     return EXIT.config;
   }
   try {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../store/sqlite.js';
 import type { LabInstallerBehaviour, TargetEntry } from '../config/schemas.js';
 import { compareBuilds, parseBuild } from '../sqlserver/buildNumber.js';
 import { type StatementCache, statements } from '../store/database.js';

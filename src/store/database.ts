@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
+import Database from './sqlite.js';
 import { STATE_LISTS } from './states.js';
 
 export type HistoryDb = Database.Database;

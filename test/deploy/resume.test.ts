@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../src/store/sqlite.js';
 import { describe, expect, it } from 'vitest';
 import { labExecutions, labFleet, readHistory } from '../helpers/labFleet.js';
 import { CLI, runCli } from '../helpers/runCli.js';

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../src/store/sqlite.js';
 import { labAuditConfig, labInstaller, type MappingSpec, mapping, writeConfigTree } from './configTree.js';
 
 /** The mapping every lab fleet in the tests uses: 2019 RTM → CU19 → CU30, 2022 CU16, 2016 SP3 + optional CU. */
