@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import type Database from '../store/sqlite.js';
 
 /**
  * The lab world's change log: one row per change of the world that a real server would show (a

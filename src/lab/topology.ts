@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import type Database from '../store/sqlite.js';
 import { labReplicasOf } from '../config/labTopology.js';
 import type { AvailabilityMode, FailoverMode, ReplicaRole, TargetEntry } from '../config/schemas.js';
 import type { StatementCache } from '../store/database.js';

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { sqliteUnavailable } from '../../src/store/sqlite.js';
 import { runCli } from '../helpers/runCli.js';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { optionalDependencies: Record<string, string> };
@@ -26,7 +27,7 @@ describe('the pinned Node.js runtime', () => {
 
   it('is a Node.js 22 LTS release (supported until 2027-04-30) with node:sqlite', () => {
     expect(process.versions.node.split('.')[0]).toBe('22');
-    expect(process.getBuiltinModule('node:sqlite')).toBeDefined();
+    expect(sqliteUnavailable()).toBeUndefined();
   });
 });
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../src/store/sqlite.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { targetSchema } from '../../src/config/schemas.js';
 import { labSignatureOf } from '../../src/lab/installerFile.js';
