@@ -1,36 +1,15 @@
-import pLimit from 'p-limit';
-import type { TransportProvider } from '../remote/transports.js';
-import type { History, TargetRow } from '../store/history.js';
-import type { RunStatus } from '../store/states.js';
-import type { Cancellation } from './cancellation.js';
+import type { TargetRow } from '../store/history.js';
+import { isFinalActionStatus, type RunStatus } from '../store/states.js';
+import type { HostContext } from './actions/types.js';
+import type { DeployContext } from './context.js';
 import { crashPoint } from './crashPoints.js';
-import { runHost } from './hostWorker.js';
+import { ensureRunGraph } from './graph/buildGraph.js';
+import { RunGraph } from './graph/runGraph.js';
 import { orderHostsByExpectedWork } from './hostOrder.js';
 import { loadHostWork } from './hostWork.js';
-import type { InstallerCache } from './installerCache.js';
-import type { DeployObserver } from './observer.js';
+import { Scheduler } from './scheduler.js';
 
-export interface DeploySettings {
-  /** Folder on each target where installers are staged (a Windows path). */
-  readonly stagingDir: string;
-  readonly stepTimeoutMs: number;
-  readonly minFreeDiskBytes: number;
-  readonly ignorePendingFileRename: boolean;
-  /** Refuse installers whose Authenticode signature the target reports as anything but Valid. */
-  readonly requireSignedInstallers: boolean;
-  /** Hosts patched at once. */
-  readonly maxConcurrent: number;
-}
-
-export interface DeployContext {
-  readonly runId: number;
-  readonly history: History;
-  readonly transports: TransportProvider;
-  readonly settings: DeploySettings;
-  readonly observer: DeployObserver;
-  readonly cancellation: Cancellation;
-  readonly installers: InstallerCache;
-}
+export type { DeployContext, DeploySettings } from './context.js';
 
 export interface RunOutcome {
   readonly runId: number;
@@ -41,16 +20,23 @@ export interface RunOutcome {
 }
 
 /**
- * Carries out a recorded run: up to `maxConcurrent` hosts at once, one installer at a time per host.
- * Runs equally on a new run and on one resumed after a crash, since it works from history.db's state.
+ * Carries out a recorded run: its graph of actions (recorded on first execution), scheduled within
+ * the limits. Runs equally on a new run and on one resumed after a crash, since it works from
+ * history.db's state.
  */
 export async function executeRun(ctx: DeployContext): Promise<RunOutcome> {
   const { history, runId } = ctx;
   crashPoint('run-created');
-  const work = orderHostsByExpectedWork(loadHostWork(history, runId), history.typicalInstallerDurations());
-  const limit = pLimit(Math.max(1, ctx.settings.maxConcurrent));
-  const ends = await Promise.all(work.map((host) => limit(() => runHost(ctx, runId, host))));
-  const unfinished = ends.some((end) => end !== 'finished');
+  ensureRunGraph(history, runId);
+  const graph = RunGraph.load(history, runId);
+  const withWork = graph.servers().filter((server) => graph.ofHost(server).some((a) => !isFinalActionStatus(a.status)));
+  const wanted = new Set(withWork.map((s) => s.toLowerCase()));
+  const work = orderHostsByExpectedWork(loadHostWork(history, runId, withWork), history.typicalInstallerDurations()).filter((w) =>
+    wanted.has(w.server.toLowerCase()),
+  );
+  const hosts = work.map((w): HostContext => ({ server: w.server, work: w, session: null, staged: new Map() }));
+  const ends = await new Scheduler(ctx, graph, hosts).run();
+  const unfinished = [...ends.values()].some((end) => end !== 'finished');
   const targets = history.targets(runId);
   const verdict = judgeRun(targets);
   const cancelled = ctx.cancellation.stopStarting && unfinished;

@@ -33,15 +33,22 @@ export interface HostWork {
  * Reads a run's unfinished work per host. The engine runs from this state whether the run is new or
  * resumed after a crash, so there is one code path for both.
  */
-export function loadHostWork(history: History, runId: number): HostWork[] {
-  const targets = history.targets(runId).filter((t) => !isFinalTargetStatus(t.status));
+export function loadHostWork(history: History, runId: number, alsoServers: readonly string[] = []): HostWork[] {
+  const all = history.targets(runId);
+  const targets = all.filter((t) => !isFinalTargetStatus(t.status));
   const steps = history.steps(runId);
-  const hosts = new Map<string, { targets: TargetRow[] }>();
+  const hosts = new Map<string, { targets: TargetRow[]; any: TargetRow }>();
   for (const t of targets) {
     const key = t.server.toLowerCase();
-    const host = hosts.get(key) ?? { targets: [] };
+    const host = hosts.get(key) ?? { targets: [], any: t };
     host.targets.push(t);
     hosts.set(key, host);
+  }
+  // Hosts whose targets are final but whose graph still has work (a restart after patching).
+  const wanted = new Set(alsoServers.map((s) => s.toLowerCase()));
+  for (const t of all) {
+    const key = t.server.toLowerCase();
+    if (wanted.has(key) && !hosts.has(key)) hosts.set(key, { targets: [], any: t });
   }
   // Each host's steps in one pass over the run's steps, in their order: scanning every step once
   // per host made loading a large run quadratic.
@@ -54,8 +61,8 @@ export function loadHostWork(history: History, runId: number): HostWork[] {
     if (list) list.push(s);
     else stepsByHost.set(key, [s]);
   }
-  return [...hosts.entries()].map(([key, { targets: hostTargets }]) => {
-    const first = hostTargets[0]!;
+  return [...hosts.entries()].map(([key, { targets: hostTargets, any }]) => {
+    const first = any;
     const row = history.connectionOf(first.server_id);
     const byExecution = new Map<string, StepRow[]>();
     for (const s of stepsByHost.get(key) ?? []) {

@@ -2,7 +2,7 @@ import type { HostPlan, PlanTarget } from '../plan/types.js';
 import type { DurationSample } from '../predict/durations.js';
 import { type HistoryDb, nowIso, type StatementCache, statements } from './database.js';
 import { ensureServer } from './servers.js';
-import type { EventLevel, RunMode, RunStatus, StepStatus, TargetStatus } from './states.js';
+import type { ActionKind, ActionStatus, EventLevel, RunMode, RunStatus, StepStatus, TargetStatus } from './states.js';
 
 /** A row of `hotfix_runs`. */
 export interface RunRow {
@@ -75,6 +75,52 @@ export interface StepRow {
   readonly error_message: string | null;
   /** The mapping's expected_minutes for the installer, recorded with the run. */
   readonly expected_minutes?: number | null;
+}
+
+/**
+ * A row of `hotfix_actions`: one node of a run's graph. An `install` action's status is read from
+ * its execution's steps (the record reports read); every other kind keeps its own.
+ */
+export interface ActionRow {
+  readonly id: number;
+  readonly hotfix_run_id: number;
+  /** The host the action works on. */
+  readonly server: string;
+  /** The instance, for actions that concern one (an AG replica); null for host actions. */
+  readonly instance: string | null;
+  readonly kind: ActionKind;
+  /** Position in the run's graph: a topological order (dependencies have a lower seq). */
+  readonly seq: number;
+  /** `install` only: the execution whose steps this action runs. */
+  readonly execution_id: string | null;
+  readonly status: ActionStatus;
+  /** Why the action is in the graph (a restart: what asks for it). */
+  readonly reason: string | null;
+  /** JSON of kind-specific facts (a restart: the boot time before it, when it was requested). */
+  readonly detail: string;
+  readonly started_at: string | null;
+  readonly completed_at: string | null;
+  readonly error_message: string | null;
+}
+
+/** An edge of the run graph: `action_id` starts only once `depends_on` has finished. */
+export interface ActionDependency {
+  readonly action_id: number;
+  readonly depends_on: number;
+}
+
+/** An action to record in a run's graph; `dependsOn` names earlier entries by their `key`. */
+export interface NewAction {
+  readonly key: string;
+  readonly server: string;
+  readonly instance?: string | null | undefined;
+  readonly kind: ActionKind;
+  readonly executionId?: string | null | undefined;
+  readonly reason?: string | null | undefined;
+  readonly detail?: Record<string, unknown> | undefined;
+  readonly dependsOn: readonly string[];
+  /** Not an install: its state when recorded, `pending` unless a run recorded before graphs existed had done it already. */
+  readonly status?: ActionStatus | undefined;
 }
 
 export interface EventRow {
@@ -559,6 +605,168 @@ export class History {
         this.statements.prepare("UPDATE hotfix_runs SET status = 'running', finished_at = NULL, exit_code = NULL WHERE id = ?").run(runId);
       },
       { runId, level: 'info', kind: 'run_resumed', message },
+    );
+  }
+
+  // ─── the run graph ──────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Records a run's graph, in order (each action's dependencies come before it), in one transaction.
+   * Returns false and records nothing when the run already has its graph.
+   */
+  recordGraph(runId: number, actions: readonly NewAction[]): boolean {
+    const recorded = this.db
+      .transaction(() => {
+        const existing = this.statements.prepare('SELECT COUNT(*) AS n FROM hotfix_actions WHERE hotfix_run_id = ?').get(runId) as { n: number };
+        if (existing.n > 0) return false;
+        const insert = this.statements.prepare(
+          `INSERT INTO hotfix_actions (hotfix_run_id, server, instance, kind, seq, execution_id, status, reason, detail)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        );
+        const insertDep = this.statements.prepare('INSERT INTO hotfix_action_deps (action_id, depends_on) VALUES (?, ?)');
+        const ids = new Map<string, number>();
+        for (const [index, action] of actions.entries()) {
+          if (ids.has(action.key)) throw new Error(`run graph: two actions share the key ${action.key}`);
+          const install = action.kind === 'install';
+          const id = Number(
+            insert.run(
+              runId,
+              action.server,
+              action.instance ?? null,
+              action.kind,
+              index + 1,
+              install ? (action.executionId ?? null) : null,
+              install ? null : (action.status ?? 'pending'),
+              action.reason ?? null,
+              JSON.stringify(action.detail ?? {}),
+            ).lastInsertRowid,
+          );
+          ids.set(action.key, id);
+          for (const dep of action.dependsOn) {
+            const depId = ids.get(dep);
+            if (depId === undefined) throw new Error(`run graph: ${action.key} depends on ${dep}, which is not recorded before it`);
+            insertDep.run(id, depId);
+          }
+        }
+        return true;
+      })
+      .immediate();
+    if (recorded) this.addEvent({ runId, level: 'debug', kind: 'graph_recorded', message: `run ${runId}: ${actions.length} action(s) recorded` });
+    return recorded;
+  }
+
+  /** The run's actions in graph order; an install action's status is its steps'. */
+  actions(runId: number): ActionRow[] {
+    return this.statements
+      .prepare(
+        `SELECT a.id, a.hotfix_run_id, a.server, a.instance, a.kind, a.seq, a.execution_id,
+           COALESCE(a.status, (SELECT s.status FROM hotfix_steps s WHERE s.execution_id = a.execution_id ORDER BY s.id LIMIT 1)) AS status,
+           a.reason, a.detail, a.started_at, a.completed_at, a.error_message
+         FROM hotfix_actions a WHERE a.hotfix_run_id = ? ORDER BY a.seq`,
+      )
+      .all(runId) as ActionRow[];
+  }
+
+  /** One host's actions in a run, in graph order. */
+  actionsOfHost(runId: number, server: string): ActionRow[] {
+    return this.statements
+      .prepare(
+        `SELECT a.id, a.hotfix_run_id, a.server, a.instance, a.kind, a.seq, a.execution_id,
+           COALESCE(a.status, (SELECT s.status FROM hotfix_steps s WHERE s.execution_id = a.execution_id ORDER BY s.id LIMIT 1)) AS status,
+           a.reason, a.detail, a.started_at, a.completed_at, a.error_message
+         FROM hotfix_actions a WHERE a.hotfix_run_id = ? AND a.server = ? ORDER BY a.seq`,
+      )
+      .all(runId, server) as ActionRow[];
+  }
+
+  action(actionId: number): ActionRow {
+    return this.statements
+      .prepare(
+        `SELECT a.id, a.hotfix_run_id, a.server, a.instance, a.kind, a.seq, a.execution_id,
+           COALESCE(a.status, (SELECT s.status FROM hotfix_steps s WHERE s.execution_id = a.execution_id ORDER BY s.id LIMIT 1)) AS status,
+           a.reason, a.detail, a.started_at, a.completed_at, a.error_message
+         FROM hotfix_actions a WHERE a.id = ?`,
+      )
+      .get(actionId) as ActionRow;
+  }
+
+  /** The steps of one installer execution, as they stand now. */
+  stepsOfExecution(executionId: string): StepRow[] {
+    return this.statements.prepare('SELECT * FROM hotfix_steps WHERE execution_id = ? ORDER BY id').all(executionId) as StepRow[];
+  }
+
+  /** Every target of one host in a run, as they stand now. */
+  targetsOfHost(runId: number, server: string): TargetRow[] {
+    return this.statements
+      .prepare('SELECT * FROM hotfix_targets WHERE hotfix_run_id = ? AND server = ? COLLATE NOCASE ORDER BY instance')
+      .all(runId, server) as TargetRow[];
+  }
+
+  actionDependencies(runId: number): ActionDependency[] {
+    return this.statements
+      .prepare('SELECT d.action_id, d.depends_on FROM hotfix_action_deps d JOIN hotfix_actions a ON a.id = d.action_id WHERE a.hotfix_run_id = ? ORDER BY a.seq, d.depends_on')
+      .all(runId) as ActionDependency[];
+  }
+
+  /**
+   * Moves one action (not an install: its steps carry its state) from one of `from` to `to`, with its
+   * event, in one guarded statement. `detail` is merged into the action's JSON facts. Zero rows changed
+   * is a TransitionConflictError.
+   */
+  actionTransition(
+    runId: number,
+    actionId: number,
+    change: {
+      from: readonly ActionStatus[];
+      to: ActionStatus;
+      error?: string | null | undefined;
+      detail?: Record<string, unknown> | undefined;
+    },
+    event: { server: string; level: EventLevel; kind: string; message: string; error?: unknown },
+  ): void {
+    this.transition(
+      () => {
+        const now = this.now();
+        const starting = change.to === 'running';
+        const final = change.to === 'success' || change.to === 'failed' || change.to === 'skipped';
+        const changes = this.statements
+          .prepare(
+            `UPDATE hotfix_actions SET status = ?,
+               started_at = CASE WHEN ? THEN COALESCE(started_at, ?) ELSE started_at END,
+               completed_at = CASE WHEN ? THEN ? ELSE NULL END,
+               error_message = COALESCE(?, error_message),
+               detail = json_patch(detail, ?)
+             WHERE id = ? AND kind <> 'install' AND status IN (SELECT value FROM json_each(?))`,
+          )
+          .run(
+            change.to,
+            starting ? 1 : 0,
+            now,
+            final ? 1 : 0,
+            now,
+            change.error ?? null,
+            JSON.stringify(change.detail ?? {}),
+            actionId,
+            JSON.stringify(change.from),
+          ).changes;
+        this.expectChanged(changes, 1, `action ${actionId} from ${change.from.join('/')} to ${change.to}`);
+      },
+      { runId, ...event },
+    );
+  }
+
+  /** Closes a host's remaining actions (not installs) as skipped, with the reason: nothing more happens there in this run. */
+  actionsSkippedOnHost(runId: number, server: string, reason: string): void {
+    this.transition(
+      () => {
+        this.statements
+          .prepare(
+            `UPDATE hotfix_actions SET status = 'skipped', error_message = ?, completed_at = ?
+             WHERE hotfix_run_id = ? AND server = ? AND kind <> 'install' AND status = 'pending'`,
+          )
+          .run(reason, this.now(), runId, server);
+      },
+      { runId, server, level: 'debug', kind: 'actions_skipped', message: `${server}: remaining actions skipped: ${reason}` },
     );
   }
 }

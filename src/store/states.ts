@@ -37,6 +37,37 @@ export type WaveStatus = (typeof WAVE_STATUS)[number];
 export const EVENT_LEVEL = ['debug', 'info', 'warn', 'error'] as const;
 export type EventLevel = (typeof EVENT_LEVEL)[number];
 
+/**
+ * The kinds of action a run's graph is made of (src/deploy/actions holds one file per kind). Every
+ * kind the design names is listed now, so that the CHECK constraint written by migration 0004 already
+ * admits the kinds later work adds code for, without a migration that rebuilds the table.
+ */
+export const ACTION_KIND = [
+  'preflight',
+  'install',
+  'verify',
+  'restart',
+  'wait_healthy',
+  'set_failover_mode',
+  'failover',
+  'move_role',
+  'wave_gate',
+  'restore',
+] as const;
+export type ActionKind = (typeof ACTION_KIND)[number];
+
+/**
+ * An action's state. The same words as a step's: an `install` action's state is its steps' state,
+ * `interrupted` is a wait given up while the work may go on on the target (settled on --resume).
+ */
+export const ACTION_STATUS = ['pending', 'running', 'success', 'failed', 'skipped', 'interrupted'] as const;
+export type ActionStatus = (typeof ACTION_STATUS)[number];
+
+/** Final states: nothing more happens to the action in this run. */
+export function isFinalActionStatus(status: ActionStatus): boolean {
+  return status === 'success' || status === 'failed' || status === 'skipped';
+}
+
 /** The lists migrations may name as `{{NAME}}` inside a CHECK constraint. */
 export const STATE_LISTS: Readonly<Record<string, readonly string[]>> = {
   RUN_STATUS,
@@ -46,6 +77,8 @@ export const STATE_LISTS: Readonly<Record<string, readonly string[]>> = {
   EVENT_LEVEL,
   PLAN_STATUS,
   WAVE_STATUS,
+  ACTION_KIND,
+  ACTION_STATUS,
 };
 
 export function isFinalTargetStatus(status: TargetStatus): boolean {

@@ -1,0 +1,79 @@
+import type { HostSession } from '../../remote/transport.js';
+import type { TargetRow } from '../../store/history.js';
+import { isFinalTargetStatus } from '../../store/states.js';
+import type { DeployContext } from '../context.js';
+import { crashPoint } from '../crashPoints.js';
+import type { ExecutionGroup } from '../hostWork.js';
+import { formatGb } from './messages.js';
+import type { ActionEnd, ActionKindHandler } from './types.js';
+
+/**
+ * Pre-flight: before anything is staged or started on a host, check that it may be patched now
+ * (no pending reboot, Windows Installer free, enough disk, the instances' services running).
+ * A refusal skips the host's targets with the reasons. Read-only on the host, so an action found
+ * running after a crash is simply done again.
+ */
+export const preflightAction: ActionKindHandler = {
+  kind: 'preflight',
+  needsSession: true,
+  runsWhileStopping: false,
+  decide: () => ({ run: true }),
+  skip({ ctx, action, host }, reason) {
+    ctx.history.actionTransition(ctx.runId, action.id, { from: ['pending'], to: 'skipped', error: reason }, { server: host.server, level: 'debug', kind: 'preflight_skipped', message: `${host.server}: pre-flight skipped: ${reason}` });
+  },
+  async run({ ctx, host, action }): Promise<ActionEnd> {
+    const { history, runId } = ctx;
+    const server = host.server;
+    if (action.status === 'pending') {
+      history.actionTransition(runId, action.id, { from: ['pending'], to: 'running' }, { server, level: 'debug', kind: 'preflight_running', message: `${server}: pre-flight` });
+    }
+    const targets = history.targetsOfHost(runId, server).filter((t) => !isFinalTargetStatus(t.status));
+    if (targets.length === 0) {
+      // Found running after a crash that came after the host was skipped: the refusal is on record already.
+      const reason = `${server}: skipped by pre-flight`;
+      history.actionTransition(runId, action.id, { from: ['running'], to: 'failed', error: reason }, { server, level: 'info', kind: 'preflight_settled', message: `${reason} (settled on resume)` });
+      history.actionsSkippedOnHost(runId, server, reason);
+      return 'done';
+    }
+    const session = host.session!;
+    const refusal = await refusalOf(ctx, session, server, targets, host.work.groups.filter((g) => g.status !== 'success' && g.status !== 'failed' && g.status !== 'skipped'));
+    if (refusal) {
+      history.skipHost(runId, targets.map((t) => t.id), server, refusal, { reached: true, kind: 'preflight_failed' });
+      history.actionTransition(runId, action.id, { from: ['running'], to: 'failed', error: refusal }, { server, level: 'debug', kind: 'preflight_refused', message: refusal });
+      history.actionsSkippedOnHost(runId, server, refusal);
+      ctx.observer.hostFinished(server, 'skipped (pre-flight)');
+      return 'done';
+    }
+    crashPoint('preflight-done');
+    history.actionTransition(runId, action.id, { from: ['running'], to: 'success' }, { server, level: 'debug', kind: 'preflight_passed', message: `${server}: pre-flight passed` });
+    return 'done';
+  },
+};
+
+/** Returns why the host must not be patched now, or null when it may. */
+async function refusalOf(
+  ctx: DeployContext,
+  session: HostSession,
+  server: string,
+  targets: readonly TargetRow[],
+  groups: readonly ExecutionGroup[],
+): Promise<string | null> {
+  const instances = targets.filter((t) => t.plan_status === 'pending').map((t) => t.instance);
+  const facts = await session.preflight(
+    { stagingDir: ctx.settings.stagingDir, instances, ignorePendingFileRename: ctx.settings.ignorePendingFileRename },
+    ctx.cancellation.signal,
+  );
+  const reasons: string[] = [];
+  if (facts.pendingReboot.length > 0) reasons.push(`a reboot is pending (${facts.pendingReboot.join('; ')}); restart the server, then deploy again`);
+  if (facts.installerBusy) reasons.push('Windows Installer is busy with another installation');
+  const installerBytes = [...new Set(groups.map((g) => g.localPath))].map((p) => ctx.installers.peekSize(p) ?? 0).reduce((a, b) => a + b, 0);
+  const needed = Math.max(ctx.settings.minFreeDiskBytes, 2 * installerBytes);
+  const lowest = Math.min(facts.stagingFreeBytes, facts.systemFreeBytes);
+  if (lowest < needed) {
+    reasons.push(`too little free disk: ${formatGb(lowest)} free, ${formatGb(needed)} needed for staging and setup`);
+  }
+  const stopped = facts.services.filter((s) => s.state.toLowerCase() !== 'running');
+  if (stopped.length > 0) reasons.push(`SQL Server service not running: ${stopped.map((s) => `${s.name} is ${s.state}`).join(', ')}`);
+  if (reasons.length === 0) return null;
+  return `${server}: skipped by pre-flight: ${reasons.join('; ')}`;
+}

@@ -1,0 +1,47 @@
+import type { StageResult } from '../../remote/transport.js';
+import type { DeployContext } from '../context.js';
+import { crashPoint } from '../crashPoints.js';
+import type { ExecutionGroup } from '../hostWork.js';
+import type { HostContext } from './types.js';
+
+/** Staging refused or produced a bad copy: the installer's action fails with this message as it is. */
+export class StagingError extends Error {}
+
+/**
+ * Stage: copy an installer to the host once per session, check the copy's SHA-256 and its
+ * Authenticode signature. Idempotent on the host (a file already there with the same hash is not
+ * copied again), so it needs no row of its own: the install action that needs the file stages it.
+ */
+export async function stageInstaller(ctx: DeployContext, host: HostContext, group: ExecutionGroup): Promise<StageResult> {
+  const server = host.server;
+  const session = host.session!;
+  const known = host.staged.get(group.localPath);
+  if (known) return known;
+  const local = await ctx.installers.get(group.localPath, group.pinnedSha256);
+  const result = await session.stage(
+    { localPath: local.path, fileName: group.installer, sha256: local.sha256, sizeBytes: local.sizeBytes, stagingDir: ctx.settings.stagingDir },
+    ctx.cancellation.signal,
+  );
+  if (result.sha256.toLowerCase() !== local.sha256) {
+    throw new StagingError(
+      `${server}: the staged copy of ${group.installer} at ${result.remotePath} has SHA-256 ${result.sha256}, expected ${local.sha256}; the copy is corrupt`,
+    );
+  }
+  const signature = await session.installerSignature?.(result.remotePath, ctx.settings.stagingDir, ctx.cancellation.signal);
+  const signed = signature ? `; Authenticode ${signature.status}${signature.signer ? `, signed by ${signature.signer}` : ''}` : '';
+  if (signature && signature.status !== 'Valid' && ctx.settings.requireSignedInstallers) {
+    throw new StagingError(
+      `${server}: ${group.installer} at ${result.remotePath} is not validly signed (Authenticode ${signature.status}); refusing to run it (require_signed_installers)`,
+    );
+  }
+  ctx.history.addEvent({
+    runId: ctx.runId,
+    server,
+    level: 'info',
+    kind: 'staged',
+    message: `${server}: ${group.installer} ${result.alreadyPresent ? 'already staged' : 'staged'} at ${result.remotePath} (SHA-256 ${local.sha256.slice(0, 12)}… verified${signed})`,
+  });
+  host.staged.set(group.localPath, result);
+  crashPoint('staged');
+  return result;
+}

@@ -1,0 +1,28 @@
+import type { TransportProvider } from '../remote/transports.js';
+import type { History } from '../store/history.js';
+import type { Cancellation } from './cancellation.js';
+import type { InstallerCache } from './installerCache.js';
+import type { DeployObserver } from './observer.js';
+
+export interface DeploySettings {
+  /** Folder on each target where installers are staged (a Windows path). */
+  readonly stagingDir: string;
+  readonly stepTimeoutMs: number;
+  readonly minFreeDiskBytes: number;
+  readonly ignorePendingFileRename: boolean;
+  /** Refuse installers whose Authenticode signature the target reports as anything but Valid. */
+  readonly requireSignedInstallers: boolean;
+  /** Hosts patched at once. */
+  readonly maxConcurrent: number;
+}
+
+/** What every part of a deployment works with: the run, its history, the way to the hosts, and the operator's stop request. */
+export interface DeployContext {
+  readonly runId: number;
+  readonly history: History;
+  readonly transports: TransportProvider;
+  readonly settings: DeploySettings;
+  readonly observer: DeployObserver;
+  readonly cancellation: Cancellation;
+  readonly installers: InstallerCache;
+}
