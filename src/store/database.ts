@@ -18,6 +18,8 @@ export interface Migration {
    * the table is rebuilt with every column it has, whoever added them.
    */
   readonly refreshChecks: readonly { table: string; columns: Readonly<Record<string, string>> }[];
+  /** Tables the migration creates: how a database tells that a migration below its level was never applied. */
+  readonly creates: readonly string[];
 }
 
 /** The numbered .sql files, with `{{STATE_LIST}}` placeholders filled from the code's constants. */
@@ -27,7 +29,13 @@ export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
     .sort()
     .map((name) => {
       const text = readFileSync(path.join(dir, name), 'utf8');
-      return { version: Number.parseInt(name.slice(0, 4), 10), name, sql: fillStateLists(text), refreshChecks: refreshDirectives(text) };
+      return {
+        version: Number.parseInt(name.slice(0, 4), 10),
+        name,
+        sql: fillStateLists(text),
+        refreshChecks: refreshDirectives(text),
+        creates: [...text.matchAll(/^CREATE TABLE\s+(\w+)/gm)].map((m) => m[1]!),
+      };
     });
 }
 
@@ -67,10 +75,16 @@ export function openHistory(file: string): HistoryDb {
   return db;
 }
 
+/**
+ * Applies every migration the database lacks. Numbers are handed out ahead of time and may land out of
+ * order, so a database can be at a level above a migration it never saw: a migration at or below the
+ * level counts as applied only when the tables it creates exist.
+ */
 export function migrate(db: HistoryDb): void {
   const current = db.pragma('user_version', { simple: true }) as number;
+  const hasTable = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?");
   for (const migration of loadMigrations()) {
-    if (migration.version <= current) continue;
+    if (migration.version <= current && migration.creates.every((table) => hasTable.get(table) !== undefined)) continue;
     const rebuilds = migration.refreshChecks.length > 0;
     // A table rebuild drops the old table: with foreign keys on, that would delete through every
     // reference. They are off for that migration only (the pragma has no effect inside a
@@ -85,7 +99,7 @@ export function migrate(db: HistoryDb): void {
           const broken = db.pragma('foreign_key_check') as unknown[];
           if (broken.length > 0) throw new Error(`migration ${migration.name} left ${broken.length} broken reference(s)`);
         }
-        db.pragma(`user_version = ${migration.version}`);
+        db.pragma(`user_version = ${Math.max(migration.version, db.pragma('user_version', { simple: true }) as number)}`);
       }).immediate();
     } finally {
       if (rebuilds && foreignKeys) db.pragma('foreign_keys = ON');

@@ -54,4 +54,19 @@ describe('history.db schema', () => {
     const again = openHistory(path.join(dir, 'history.db'));
     expect(again.prepare('SELECT COUNT(*) AS n FROM servers').get()).toEqual({ n: 1 });
   });
+
+  it('applies a migration that landed after a higher-numbered one, which a database at that level never saw', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ada-db-'));
+    const first = openHistory(path.join(dir, 'history.db'));
+    const level = first.pragma('user_version', { simple: true }) as number;
+    // As a database made before the run graph's migration existed, by a build that had a later one.
+    first.exec('DROP TRIGGER hotfix_action_deps_acyclic; DROP TABLE hotfix_action_deps; DROP TABLE hotfix_actions;');
+    first.close();
+    const again = openHistory(path.join(dir, 'history.db'));
+    expect(again.prepare("SELECT name FROM sqlite_schema WHERE name IN ('hotfix_actions', 'hotfix_action_deps') ORDER BY name").all()).toEqual([
+      { name: 'hotfix_action_deps' },
+      { name: 'hotfix_actions' },
+    ]);
+    expect(again.pragma('user_version', { simple: true })).toBe(level);
+  });
 });
