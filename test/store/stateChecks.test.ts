@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../src/store/sqlite.js';
 import { describe, expect, it } from 'vitest';
 import { loadMigrations, openHistory } from '../../src/store/database.js';
 import { RUN_MODE } from '../../src/store/states.js';
