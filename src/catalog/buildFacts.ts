@@ -1,7 +1,7 @@
 import type { Plan, PlanTarget } from '../plan/types.js';
 import { parseBuild } from '../sqlserver/buildNumber.js';
 import type { BuildCatalog, CatalogEntry } from './catalog.js';
-import type { BuildFacts, CuFacts } from './facts.js';
+import type { BuildFacts, CuFacts, TargetCatalogFacts } from './facts.js';
 
 export function kbText(entry: CatalogEntry): string | null {
   return entry.kbs[0] ? `KB${entry.kbs[0]}` : null;
@@ -14,13 +14,16 @@ export function cuFacts(entry: CatalogEntry): CuFacts {
 /** The facts of one build; `today` (`YYYY-MM-DD`) decides whether its support has ended. */
 export function describeBuild(catalog: BuildCatalog, buildText: string, today: string): BuildFacts | null {
   const build = parseBuild(buildText);
-  if (!build) return null;
-  const entry = catalog.lookup(build.parts);
+  return build ? factsOf(catalog, build.parts, today) : null;
+}
+
+function factsOf(catalog: BuildCatalog, parts: readonly number[], today: string): BuildFacts {
+  const entry = catalog.lookup(parts);
   if (!entry) {
     return {
-      build: buildText,
+      build: `${parts[0]}.${parts[1]}.${parts[2]}`,
       known: false,
-      release: catalog.releaseNameOf(build.parts[0], build.parts[1]),
+      release: catalog.releaseNameOf(parts[0]!, parts[1]!),
       name: null,
       level: null,
       cu: null,
@@ -36,7 +39,7 @@ export function describeBuild(catalog: BuildCatalog, buildText: string, today: s
   }
   const newest = catalog.newestCuOfLevel(entry);
   return {
-    build: buildText,
+    build: entry.key,
     known: true,
     release: entry.releaseName,
     name: entry.name,
@@ -54,24 +57,50 @@ export function describeBuild(catalog: BuildCatalog, buildText: string, today: s
 }
 
 /**
- * The plan with each target's build facts under `catalog`: every key the planner wrote stays as it
- * was. Facts are worked out once per distinct build and shared, so a fleet of thousands on a few
- * dozen builds costs a few dozen look-ups.
+ * Facts by build text, each worked out once: the facts of a three-part build are one shared
+ * (read-only) object, so a fleet of thousands on a few dozen builds costs a few dozen look-ups.
  */
-export function annotatePlan(plan: Plan, catalog: BuildCatalog, today: string): Plan {
-  const memo = new Map<string, BuildFacts | null>();
-  const facts = (build: string | null): BuildFacts | null => {
-    if (build === null) return null;
-    let found = memo.get(build);
+export function buildFactsLookup(catalog: BuildCatalog, today: string): (build: string | null) => BuildFacts | null {
+  const byText = new Map<string, BuildFacts | null>();
+  const byKey = new Map<string, BuildFacts>();
+  return (text) => {
+    if (text === null) return null;
+    let found = byText.get(text);
     if (found === undefined) {
-      found = describeBuild(catalog, build, today);
-      memo.set(build, found);
+      const build = parseBuild(text);
+      if (build) {
+        const key = `${build.parts[0]}.${build.parts[1]}.${build.parts[2]}`;
+        found = byKey.get(key);
+        if (!found) {
+          found = factsOf(catalog, build.parts, today);
+          byKey.set(key, found);
+        }
+      } else found = null;
+      byText.set(text, found);
     }
     return found;
   };
-  const targets = plan.targets.map(
-    (t): PlanTarget => ({ ...t, catalog: { current: facts(t.current_build), target: facts(t.target_build) } }),
-  );
+}
+
+/** The plan with each target's build facts under `catalog`: every key the planner wrote stays as it was. */
+export function annotatePlan(plan: Plan, catalog: BuildCatalog, today: string): Plan {
+  const facts = buildFactsLookup(catalog, today);
+  // Targets on the same pair of builds share one (read-only) facts object.
+  const pairs = new Map<BuildFacts | null, Map<BuildFacts | null, TargetCatalogFacts>>();
+  const pairOf = (current: BuildFacts | null, target: BuildFacts | null): TargetCatalogFacts => {
+    let byTarget = pairs.get(current);
+    if (!byTarget) {
+      byTarget = new Map();
+      pairs.set(current, byTarget);
+    }
+    let pair = byTarget.get(target);
+    if (!pair) {
+      pair = { current, target };
+      byTarget.set(target, pair);
+    }
+    return pair;
+  };
+  const targets = plan.targets.map((t): PlanTarget => ({ ...t, catalog: pairOf(facts(t.current_build), facts(t.target_build)) }));
   return { ...plan, targets };
 }
 

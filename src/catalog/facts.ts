@@ -17,7 +17,7 @@ export interface CuFacts {
  * is guessed from the builds around it.
  */
 export interface BuildFacts {
-  /** The build as the plan shows it. */
+  /** The three-part build the catalog matched it on (`15.0.4298`); for an unknown build, its first three parts. */
   readonly build: string;
   /** Whether the catalog lists this build (matched on its first three parts). */
   readonly known: boolean;

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { loadBuildCatalog } from '../config/buildCatalog.js';
 import type { Config } from '../config/load.js';
 import { loadConfigOrThrow, openHistoryFor } from '../deploy/preparePlan.js';
 import { errorMessage } from '../errors.js';
@@ -48,7 +49,10 @@ export function reportsDir(config: Config): string {
 async function writeRunReport(config: Config, history: History, runId: number): Promise<string> {
   const data = readRunReport(history, runId);
   if (!data) throw new Error(`run ${runId} is not in ${config.historyDbPath}`);
-  return writeRunWorkbook(data, reportsDir(config));
+  // The Builds sheet: where each target's build stands, from the catalog in use when the report is written.
+  const { catalog, warnings } = loadBuildCatalog(config);
+  for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
+  return writeRunWorkbook(data, reportsDir(config), catalog);
 }
 
 /**

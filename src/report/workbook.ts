@@ -2,6 +2,9 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Cell, CellValue, Workbook, Worksheet } from 'exceljs';
 import { type RunStatus, type StepStatus, TARGET_STATUS, type TargetStatus } from '../store/states.js';
+import type { BuildCatalog } from '../catalog/catalog.js';
+import type { BuildFacts } from '../catalog/facts.js';
+import { type BuildRow, buildRows } from './buildRows.js';
 import type { ReportStep, ReportTarget, RunReportData, TrendCell, TrendRow } from './runData.js';
 
 /*
@@ -12,6 +15,7 @@ import type { ReportStep, ReportTarget, RunReportData, TrendCell, TrendRow } fro
 export const STEPS_SHEET = 'Steps';
 export const SUMMARY_SHEET = 'Summary';
 export const TREND_SHEET = 'Trend';
+export const BUILDS_SHEET = 'Builds';
 
 /** The sheet the specification names: `{Year} Hotfix Deployment`, the year the run started (UTC). */
 export function deploymentSheetName(runStartedAt: Date): string {
@@ -112,7 +116,7 @@ export function outputExcerpt(output: string | null): string | null {
 
 // ─── tables ────────────────────────────────────────────────────────────────────────────────────
 
-type ColumnKind = 'text' | 'long' | 'number' | 'date' | 'duration';
+type ColumnKind = 'text' | 'long' | 'number' | 'date' | 'duration' | 'day';
 
 interface TableColumn<Row> {
   readonly header: string;
@@ -123,7 +127,8 @@ interface TableColumn<Row> {
   readonly width?: number;
 }
 
-const FIXED_WIDTH: Partial<Record<ColumnKind, number>> = { date: 20, duration: 11 };
+const FIXED_WIDTH: Partial<Record<ColumnKind, number>> = { date: 20, duration: 11, day: 12 };
+const DAY_FORMAT = 'yyyy-mm-dd';
 
 /** Writes a header row and one row per item, then freezes the header and filters every column. */
 function addTable<Row>(sheet: Worksheet, columns: readonly TableColumn<Row>[], rows: readonly Row[]): void {
@@ -138,6 +143,7 @@ function addTable<Row>(sheet: Worksheet, columns: readonly TableColumn<Row>[], r
       const cell = row.getCell(index + 1);
       if (column.kind === 'date') cell.numFmt = DATE_FORMAT;
       if (column.kind === 'duration') cell.numFmt = DURATION_FORMAT;
+      if (column.kind === 'day') cell.numFmt = DAY_FORMAT;
       if (column.kind === 'long') cell.alignment = { vertical: 'top', wrapText: true };
       else cell.alignment = { vertical: 'top' };
       const tone = column.tone?.(item);
@@ -198,6 +204,41 @@ const STEP_COLUMNS: readonly TableColumn<ReportStep>[] = [
 ];
 
 export const TARGET_HEADERS: readonly string[] = TARGET_COLUMNS.map((c) => c.header);
+
+// ─── builds (from the build catalog) ───────────────────────────────────────────────────────────
+
+/** `2024-08-01` as an Excel date (midnight UTC), so the column sorts and filters as dates. */
+function dayValue(text: string | null | undefined): Date | null {
+  return text ? new Date(`${text}T00:00:00Z`) : null;
+}
+
+function releaseText(f: BuildFacts | null): string | null {
+  if (!f) return null;
+  return f.known ? f.name : `unknown: not in the build catalog${f.release ? ` (${f.release})` : ''}`;
+}
+
+function factColumns(prefix: string, pick: (r: BuildRow) => BuildFacts | null): TableColumn<BuildRow>[] {
+  return [
+    { header: `${prefix}release`, kind: 'text', value: (r) => releaseText(pick(r)), tone: (r) => (pick(r) && !pick(r)!.known ? AMBER : null) },
+    { header: `${prefix}KB`, kind: 'text', value: (r) => pick(r)?.kb ?? null },
+    { header: `${prefix}released`, kind: 'day', value: (r) => dayValue(pick(r)?.release_date) },
+    { header: `${prefix}end of support`, kind: 'day', value: (r) => dayValue(pick(r)?.supported_until), tone: (r) => (pick(r)?.support_ended ? RED : null) },
+    { header: `${prefix}CUs behind`, kind: 'number', value: (r) => pick(r)?.cus_behind ?? null, tone: (r) => ((pick(r)?.cus_behind ?? 0) > 0 ? AMBER : null) },
+    { header: `${prefix}retired`, kind: 'text', value: (r) => (pick(r)?.known ? yesNo(pick(r)!.retired === true) : null), tone: (r) => (pick(r)?.retired ? RED : null) },
+  ];
+}
+
+const BUILD_COLUMNS: readonly TableColumn<BuildRow>[] = [
+  { header: 'Server', kind: 'text', value: (r) => r.server },
+  { header: 'Instance', kind: 'text', value: (r) => r.instance },
+  { header: 'Build', kind: 'text', value: (r) => r.build },
+  ...factColumns('', (r) => r.current),
+  { header: 'Newest CU of its level', kind: 'text', value: (r) => (r.current?.newest_cu ? `${r.current.newest_cu.name} (${r.current.newest_cu.kb ?? 'no KB'})` : null) },
+  { header: 'Target build', kind: 'text', value: (r) => r.targetBuild },
+  ...factColumns('Target ', (r) => r.target),
+];
+
+export const BUILD_HEADERS: readonly string[] = BUILD_COLUMNS.map((c) => c.header);
 export const STEP_HEADERS: readonly string[] = STEP_COLUMNS.map((c) => c.header);
 
 function addSummarySheet(workbook: Workbook, data: RunReportData): void {
@@ -322,7 +363,7 @@ function atTargetTone(cell: TrendCell | null): Tone | null {
 }
 
 /** Builds the workbook in memory; exceljs is loaded here, only when a report is asked for. */
-export async function buildRunWorkbook(data: RunReportData): Promise<Workbook> {
+export async function buildRunWorkbook(data: RunReportData, catalog?: BuildCatalog): Promise<Workbook> {
   const { default: ExcelJS } = await import('exceljs');
   const workbook = new ExcelJS.Workbook();
   workbook.creator = 'autodbaudit';
@@ -332,6 +373,7 @@ export async function buildRunWorkbook(data: RunReportData): Promise<Workbook> {
   addTable(workbook.addWorksheet(STEPS_SHEET), STEP_COLUMNS, data.steps);
   addSummarySheet(workbook, data);
   addTrendSheet(workbook, data);
+  if (catalog) addTable(workbook.addWorksheet(BUILDS_SHEET), BUILD_COLUMNS, buildRows(data.targets, catalog, data.generatedAt.toISOString().slice(0, 10)));
   // Auditors print these: every sheet landscape, as wide as one page, header row repeated.
   for (const sheet of workbook.worksheets) {
     sheet.pageSetup = { orientation: 'landscape', paperSize: 9, fitToPage: true, fitToWidth: 1, fitToHeight: 0, printTitlesRow: '1:1' };
@@ -343,13 +385,13 @@ export async function buildRunWorkbook(data: RunReportData): Promise<Workbook> {
  * Writes the workbook to `<reportsDir>/hotfix_run<N>_<stamp>.xlsx` and returns its path. Written under
  * a temporary name and renamed, so a reader never opens half a file.
  */
-export async function writeRunWorkbook(data: RunReportData, reportsDir: string): Promise<string> {
+export async function writeRunWorkbook(data: RunReportData, reportsDir: string, catalog?: BuildCatalog): Promise<string> {
   mkdirSync(reportsDir, { recursive: true });
   const base = reportFileName(data.run.id, data.generatedAt);
   let file = path.join(reportsDir, base);
   for (let n = 2; existsSync(file); n++) file = path.join(reportsDir, base.replace(/\.xlsx$/, `_${n}.xlsx`));
   const partial = `${file}.partial`;
-  const workbook = await buildRunWorkbook(data);
+  const workbook = await buildRunWorkbook(data, catalog);
   try {
     await workbook.xlsx.writeFile(partial);
     renameSync(partial, file);

@@ -42,7 +42,7 @@ describe('--hotfix-plan shows where each instance stands', () => {
     const [a, b, c] = JSON.parse(result.stdout).targets;
     expect(a.catalog).toEqual({
       current: {
-        build: '15.0.4298.1',
+        build: '15.0.4298',
         known: true,
         release: 'SQL Server 2019',
         name: 'SQL Server 2019 CU19',
@@ -57,10 +57,10 @@ describe('--hotfix-plan shows where each instance stands', () => {
         newest_cu: { name: 'SQL Server 2019 CU32', build: '15.0.4430', kb: 'KB5054833', release_date: '2025-02-27' },
         newer_level: null,
       },
-      target: expect.objectContaining({ build: '15.0.4395.2', known: true, name: 'SQL Server 2019 CU28 + GDR', kb: 'KB5046060', cus_behind: 4 }),
+      target: expect.objectContaining({ build: '15.0.4395', known: true, name: 'SQL Server 2019 CU28 + GDR', kb: 'KB5046060', cus_behind: 4 }),
     });
     expect(b.status).toBe('pending');
-    expect(b.catalog.current).toMatchObject({ build: '15.0.4299.0', known: false, release: 'SQL Server 2019', name: null, kb: null, cus_behind: null });
+    expect(b.catalog.current).toMatchObject({ build: '15.0.4299', known: false, release: 'SQL Server 2019', name: null, kb: null, cus_behind: null });
     expect(c.status).toBe('invalid_version');
     expect(c.catalog).toEqual({ current: null, target: null });
   });

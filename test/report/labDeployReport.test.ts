@@ -5,7 +5,7 @@ import ExcelJS from 'exceljs';
 import { readHistory } from '../helpers/labFleet.js';
 import { describe, expect, it } from 'vitest';
 import type { RunListJson } from '../../src/report/historyData.js';
-import { deploymentSheetName, STEPS_SHEET, SUMMARY_SHEET, TREND_SHEET } from '../../src/report/workbook.js';
+import { BUILDS_SHEET, deploymentSheetName, STEPS_SHEET, SUMMARY_SHEET, TREND_SHEET } from '../../src/report/workbook.js';
 import type { RunRow, StepRow, TargetRow } from '../../src/store/history.js';
 import { runCliAsync } from '../helpers/runCli.js';
 import { testFolder } from './builders.js';
@@ -36,7 +36,7 @@ describe('report after a lab deployment', () => {
     const workbook = new ExcelJS.Workbook();
     await workbook.xlsx.readFile(reported!);
     const sheetName = deploymentSheetName(new Date(run!.started_at));
-    expect(workbook.worksheets.map((w) => w.name)).toEqual([sheetName, STEPS_SHEET, SUMMARY_SHEET, TREND_SHEET]);
+    expect(workbook.worksheets.map((w) => w.name)).toEqual([sheetName, STEPS_SHEET, SUMMARY_SHEET, TREND_SHEET, BUILDS_SHEET]);
     const deployment = workbook.getWorksheet(sheetName)!;
     expect(deployment.rowCount).toBe(targets.length + 1);
     const fromSheet = new Map<string, unknown[]>();
