@@ -14,6 +14,10 @@ import { EXIT } from './exitCodes.js';
 import { LogFile } from './logger.js';
 import type { CliOptions } from './options.js';
 import { formatPlan } from './planText.js';
+import { forecastForPlan, formatSchedule, windowEndOf } from './scheduleText.js';
+import { executeStageRun } from '../deploy/stageRun.js';
+import type { RunMode } from '../store/states.js';
+import pLimit from 'p-limit';
 import { ProgressView } from './progress.js';
 import { confirm } from './prompt.js';
 import { reportAfterDeployment } from './reportCommand.js';
@@ -29,14 +33,12 @@ export async function deployCommand(options: CliOptions): Promise<number> {
   const history = new History(db);
   const transports = new TransportProvider(config);
   try {
-    if (options.windowEnd !== undefined || config.settings.maintenance_window || config.settings.waves) {
-      // Shown by --hotfix-plan already; the deployment must not pretend to keep a window it does not enforce.
-      throw new RefusalError('maintenance windows and waves are shown by --hotfix-plan but not yet enforced by --deploy-hotfixes; remove --window-end, maintenance_window and waves to deploy');
-    }
     refuseWhileLocked(history);
     if (options.resume) return await resume(options, config, history, transports);
+    if (options.stageOnly && (options.resume || options.retryFailed)) throw new RefusalError('--stage-only starts a stage-only run of its own; to continue one that was interrupted, use --resume alone');
+    if (options.continueAfterHalt && !options.resume) throw new RefusalError('--continue-after-halt goes with --resume: it lets a halted run go on with its later waves');
     if (options.retryFailed) return await retryFailed(options, config, history, transports);
-    return await deployPlan(options, config, history, transports, { mode: 'deploy', parent: null, servers: options.server });
+    return await deployPlan(options, config, history, transports, { mode: options.stageOnly ? 'stage' : 'deploy', parent: null, servers: options.server });
   } finally {
     await transports.dispose();
     db.close();
@@ -44,7 +46,7 @@ export async function deployCommand(options: CliOptions): Promise<number> {
 }
 
 interface NewRunSpec {
-  readonly mode: 'deploy' | 'retry';
+  readonly mode: RunMode;
   readonly parent: RunRow | null;
   readonly servers: readonly string[];
 }
@@ -58,7 +60,13 @@ async function deployPlan(options: CliOptions, config: Config, history: History,
     concurrency: Math.max(8, maxConcurrent(options, config)),
   });
   for (const warning of prepared.warnings) process.stderr.write(`warning: ${warning}\n`);
-  out.write(`${formatPlan(prepared.plan, 'versions as the hosts reported them just now')}\n\n`);
+  const { forecast, schedule } = forecastForPlan(config, prepared.hosts, prepared.targets, history.durationSamples(), {
+    concurrency: maxConcurrent(options, config),
+    windowEndMs: spec.mode === 'stage' ? null : windowEndOf(options.windowEnd, config),
+  });
+  for (const warning of forecast.warnings) process.stderr.write(`warning: ${warning}\n`);
+  const scheduleText = spec.mode === 'stage' ? undefined : formatSchedule(schedule);
+  out.write(`${formatPlan(prepared.plan, 'versions as the hosts reported them just now', scheduleText)}\n\n`);
 
   const withWork = prepared.hosts.filter((h) => h.steps.length > 0);
   if (withWork.length === 0) return nothingToDeploy(prepared);
@@ -66,12 +74,17 @@ async function deployPlan(options: CliOptions, config: Config, history: History,
   if (hashed.problems.length > 0) throw new ConfigError(hashed.problems);
 
   const executions = withWork.reduce((n, h) => n + h.steps.length, 0);
-  await confirmOrRefuse(options, `Deploy ${executions} installer execution(s) to ${withWork.length} host(s), at most ${maxConcurrent(options, config)} at once?`);
+  await confirmOrRefuse(
+    options,
+    spec.mode === 'stage'
+      ? `Stage ${executions} installer(s) on ${withWork.length} host(s), at most ${stagingHosts(config)} at once? Nothing will be installed.`
+      : `Deploy ${executions} installer execution(s) to ${withWork.length} host(s), at most ${maxConcurrent(options, config)} at once?`,
+  );
 
   return withRunLock(history, async (lock) => {
     const runId = history.createRun({
       mode: spec.mode,
-      options: runOptions(options, config),
+      options: runOptions(options, config, spec.mode),
       parentRunId: spec.parent?.id ?? null,
       operator: operatorName(),
       host: os.hostname(),
@@ -130,7 +143,8 @@ async function resume(options: CliOptions, config: Config, history: History, tra
 }
 
 async function retryFailed(options: CliOptions, config: Config, history: History, transports: TransportProvider): Promise<number> {
-  const parent = options.runId !== undefined ? history.run(options.runId) : history.latestRun();
+  // A stage-only run installed nothing, so there is nothing of it to retry: the latest deployment is meant.
+  const parent = options.runId !== undefined ? history.run(options.runId) : history.recentRuns(1000).find((r) => r.mode !== 'stage');
   if (!parent) {
     process.stdout.write('Nothing to retry: history.db has no run yet.\n');
     return EXIT.ok;
@@ -139,18 +153,22 @@ async function retryFailed(options: CliOptions, config: Config, history: History
     throw new RefusalError(`run ${parent.id} is unfinished (${parent.status}); finish it with --deploy-hotfixes --resume before retrying`);
   }
   const targets = history.targets(parent.id);
-  const failed = targets.filter((t) => t.status === 'failed' || t.status === 'partial');
-  const otherProblems = targets.filter((t) => t.status === 'skipped' && isProblem(t));
+  if (parent.mode === 'stage') throw new RefusalError(`run ${parent.id} is a stage-only run: it installed nothing; deploy with --deploy-hotfixes`);
+  // Targets deferred by the maintenance window are taken too: --retry-failed in the next window runs them.
+  const deferred = targets.filter((t) => t.status === 'skipped' && t.deferred_ms != null);
+  const failed = [...targets.filter((t) => t.status === 'failed' || t.status === 'partial'), ...deferred];
+  if (deferred.length > 0) process.stdout.write(`${deferred.length} target(s) of run ${parent.id} were deferred by its maintenance window; they are taken now.\n`);
+  const otherProblems = targets.filter((t) => t.status === 'skipped' && isProblem(t) && t.deferred_ms == null);
   if (otherProblems.length > 0) {
     process.stdout.write(
       `Note: ${otherProblems.length} target(s) of run ${parent.id} were skipped (${otherProblems.map((t) => `${t.server}\\${t.instance}`).join(', ')}); --retry-failed takes failed and partial targets only: deploy those with --server once their cause is fixed.\n`,
     );
   }
   if (failed.length === 0) {
-    process.stdout.write(`Nothing to retry: run ${parent.id} has no failed or partial target.\n`);
+    process.stdout.write(`Nothing to retry: run ${parent.id} has no failed, partial or deferred target.\n`);
     return EXIT.ok;
   }
-  process.stdout.write(`Retrying ${failed.length} failed or partial target(s) of run ${parent.id}, planned afresh from live versions.\n`);
+  process.stdout.write(`Retrying ${failed.length} failed, partial or deferred target(s) of run ${parent.id}, planned afresh from live versions.\n`);
   return deployPlan(options, config, history, transports, {
     mode: 'retry',
     parent,
@@ -254,14 +272,17 @@ async function runDeployment(
   process.on('SIGTERM', onSignal);
   log.write('info', `autodbaudit deploy: run ${runId}, config ${config.files.auditConfig}, history ${config.historyDbPath}`);
   let outcome: RunOutcome;
+  const mode = history.run(runId)!.mode;
+  const copies = pLimit(stagingHosts(config));
   try {
-    outcome = await executeRun({
+    const ctx = {
       runId,
       history,
       transports,
       observer: progress,
       cancellation,
       installers,
+      stagingSlots: <T>(copy: () => Promise<T>) => copies(copy),
       settings: {
         stagingDir: config.settings.staging_dir,
         stepTimeoutMs: (options.stepTimeoutMinutes ?? config.settings.step_timeout_minutes) * 60_000,
@@ -270,7 +291,8 @@ async function runDeployment(
         requireSignedInstallers: config.settings.require_signed_installers,
         maxConcurrent: maxConcurrent(options, config),
       },
-    });
+    };
+    outcome = mode === 'stage' ? await executeStageRun(ctx, stagingHosts(config)) : await executeRun(ctx);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -289,9 +311,17 @@ function maxConcurrent(options: CliOptions, config: Config): number {
   return options.maxConcurrent ?? config.settings.max_concurrent_servers;
 }
 
-function runOptions(options: CliOptions, config: Config): Record<string, unknown> {
+/** Hosts staged at once in a stage-only run; installer copies at once in a deployment. */
+function stagingHosts(config: Config): number {
+  return config.settings.max_concurrent_staging ?? config.settings.max_concurrent_servers;
+}
+
+function runOptions(options: CliOptions, config: Config, mode: RunMode): Record<string, unknown> {
+  const windowEnd = mode === 'stage' ? null : windowEndOf(options.windowEnd, config);
   return {
     servers: options.server,
+    // A resumed run keeps the window it was started with.
+    window_end: windowEnd === null ? null : new Date(windowEnd).toISOString(),
     max_concurrent: maxConcurrent(options, config),
     step_timeout_minutes: options.stepTimeoutMinutes ?? config.settings.step_timeout_minutes,
     yes: options.yes,

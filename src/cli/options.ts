@@ -28,6 +28,10 @@ export interface CliOptions {
   readonly updateCatalog: string | undefined;
   /** --window-end: when the maintenance window closes (epoch ms), overriding maintenance_window.end. */
   readonly windowEnd: number | undefined;
+  /** --stage-only: copy and verify the installers on their hosts, install nothing. */
+  readonly stageOnly: boolean;
+  /** --continue-after-halt: with --resume, start the waves after one that halted the run. */
+  readonly continueAfterHalt: boolean;
 }
 
 function positiveInteger(value: string): number {
@@ -78,6 +82,8 @@ export function buildProgram(): Command {
     .option('--max-concurrent <n>', 'hosts patched at once (overrides max_concurrent_servers)', positiveInteger)
     .option('--step-timeout-minutes <n>', 'time allowed per installer (overrides step_timeout_minutes)', positiveNumber)
     .option('--window-end <time>', 'end of the maintenance window, ISO-8601 with offset (overrides maintenance_window.end)', parseWindowEnd)
+    .option('--stage-only', 'with --deploy-hotfixes: copy and verify every planned installer on its host (with pre-flight); install nothing')
+    .option('--continue-after-halt', 'with --deploy-hotfixes --resume: go on with the waves after one that halted the run')
     .option('--verbose', 'show debug messages on screen')
     .option('--check-mapping', 'check the mapping file against the build catalog (exit 1 when it finds something)')
     .option('--suggest-mapping', 'print mapping entries for the installers under hotfixes/ (writes nothing)')
@@ -112,5 +118,7 @@ export function readOptions(program: Command): CliOptions {
     suggestMapping: o.suggestMapping === true,
     updateCatalog: o.updateCatalog as string | undefined,
     windowEnd: o.windowEnd as number | undefined,
+    stageOnly: o.stageOnly === true,
+    continueAfterHalt: o.continueAfterHalt === true,
   };
 }

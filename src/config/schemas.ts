@@ -118,6 +118,15 @@ export const hotfixSettingsSchema = z.strictObject({
     .describe('Refuse to run a staged installer whose Authenticode signature is not Valid (where the target reports one).'),
   credentials: z.record(z.string(), credentialSchema).default({}),
   availability_groups: availabilityGroupSettingsSchema.default(() => availabilityGroupSettingsSchema.parse({})),
+  max_concurrent_staging: z
+    .number()
+    .int()
+    .min(1, 'expected at least 1')
+    .max(1000)
+    .optional()
+    .describe(
+      'Installer copies at once (staging), apart from max_concurrent_servers (installs); in a --stage-only run, hosts staged at once. Default: max_concurrent_servers.',
+    ),
   default_expected_minutes: z
     .number()
     .positive('expected a positive number of minutes')

@@ -25,4 +25,9 @@ export interface DeployContext {
   readonly observer: DeployObserver;
   readonly cancellation: Cancellation;
   readonly installers: InstallerCache;
+  /**
+   * Limits installer copies across hosts (`max_concurrent_staging`), apart from the hosts patched at
+   * once: copying is bound by the network, installing by the fleet's tolerance. Absent: no limit.
+   */
+  readonly stagingSlots?: (<T>(copy: () => Promise<T>) => Promise<T>) | undefined;
 }

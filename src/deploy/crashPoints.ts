@@ -19,6 +19,7 @@ export const CRASH_POINTS = [
   'build-verified',
   'target-finished',
   'run-finishing',
+  'stage-recorded',
 ] as const;
 export type CrashPoint = (typeof CRASH_POINTS)[number];
 

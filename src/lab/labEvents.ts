@@ -15,6 +15,8 @@ export const LAB_EVENT_KINDS = [
   'sync_state',
   'role_move',
   'instance_broken',
+  // A file copied onto the host (staging): `{"path", "sha256", "bytes"}`. A file already there with the same hash is not copied, and not recorded.
+  'file_staged',
 ] as const;
 export type LabEventKind = (typeof LAB_EVENT_KINDS)[number];
 

@@ -319,7 +319,12 @@ export class LabWorld {
 
   stageFile(server: string, filePath: string, content: Buffer): string {
     const sha256 = createHash('sha256').update(content).digest('hex');
-    this.statements.prepare('INSERT OR REPLACE INTO lab_files (server, path, content, sha256) VALUES (?, ?, ?, ?)').run(server, filePath, content, sha256);
+    this.db
+      .transaction(() => {
+        this.statements.prepare('INSERT OR REPLACE INTO lab_files (server, path, content, sha256) VALUES (?, ?, ?, ?)').run(server, filePath, content, sha256);
+        this.appendEvent({ server, kind: 'file_staged', detail: { path: filePath, sha256, bytes: content.length } });
+      })
+      .immediate();
     return sha256;
   }
 

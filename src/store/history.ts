@@ -400,6 +400,40 @@ export class History {
     return rows;
   }
 
+  /** Records an installer staged on a host (copied, or found there with the same hash). */
+  recordStagedFile(runId: number, file: { server: string; installer: string; remotePath: string; sha256: string; signature: string | null; copied: boolean }): void {
+    this.statements
+      .prepare(
+        `INSERT INTO hotfix_staged_files (hotfix_run_id, server, installer_file, remote_path, sha256, signature, copied, staged_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(runId, file.server, file.installer, file.remotePath, file.sha256.toLowerCase(), file.signature, file.copied ? 1 : 0, this.now());
+  }
+
+  /** The latest run (other than `exceptRun`) that put this file on this host, for the operator's message. */
+  lastStagingOf(server: string, sha256: string, exceptRun: number): { runId: number; mode: RunMode; stagedAt: string } | undefined {
+    const row = this.statements
+      .prepare(
+        `SELECT f.hotfix_run_id AS runId, r.mode AS mode, f.staged_at AS stagedAt FROM hotfix_staged_files f JOIN hotfix_runs r ON r.id = f.hotfix_run_id
+         WHERE f.server = ? AND f.sha256 = ? AND f.hotfix_run_id <> ? ORDER BY f.id DESC LIMIT 1`,
+      )
+      .get(server, sha256.toLowerCase(), exceptRun) as { runId: number; mode: RunMode; stagedAt: string } | undefined;
+    return row;
+  }
+
+  /** A stage-only run: the execution's steps end skipped, their installer staged and verified but not run. */
+  stepsStagedOnly(runId: number, executionId: string, server: string, message: string): void {
+    this.transition(
+      () => {
+        const changes = this.statements
+          .prepare("UPDATE hotfix_steps SET status = 'skipped', error_message = ?, completed_at = ? WHERE execution_id = ? AND status = 'pending'")
+          .run(message, this.now(), executionId).changes;
+        if (changes === 0) throw new TransitionConflictError(`steps of ${executionId} to skipped (staged only): none was pending`);
+      },
+      { runId, server, level: 'info', kind: 'staged_only', message },
+    );
+  }
+
   events(runId: number): EventRow[] {
     return this.statements.prepare('SELECT * FROM hotfix_events WHERE hotfix_run_id = ? ORDER BY id').all(runId) as EventRow[];
   }

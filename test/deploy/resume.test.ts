@@ -143,7 +143,7 @@ describe('--retry-failed', () => {
     expect(runCli(['--deploy-hotfixes', '--yes', '--config', fleet.config]).code).toBe(1);
     const retry = runCli(['--deploy-hotfixes', '--retry-failed', '--yes', '--config', fleet.config]);
     expect(retry.code, retry.stdout).toBe(0);
-    expect(retry.stdout).toContain('Retrying 2 failed or partial target(s) of run 1');
+    expect(retry.stdout).toContain('Retrying 2 failed, partial or deferred target(s) of run 1');
     expect(retry.stdout).toContain('REBOOT\\MSSQLSERVER');
     const runs = readHistory<{ id: number; mode: string; parent_run_id: number | null }>(fleet.root, 'SELECT id, mode, parent_run_id FROM hotfix_runs');
     expect(runs).toEqual([

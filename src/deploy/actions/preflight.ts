@@ -51,7 +51,7 @@ export const preflightAction: ActionKindHandler = {
 };
 
 /** Returns why the host must not be patched now, or null when it may. */
-async function refusalOf(
+export async function refusalOf(
   ctx: DeployContext,
   session: HostSession,
   server: string,

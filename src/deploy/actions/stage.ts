@@ -18,10 +18,12 @@ export async function stageInstaller(ctx: DeployContext, host: HostContext, grou
   const known = host.staged.get(group.localPath);
   if (known) return known;
   const local = await ctx.installers.get(group.localPath, group.pinnedSha256);
-  const result = await session.stage(
-    { localPath: local.path, fileName: group.installer, sha256: local.sha256, sizeBytes: local.sizeBytes, stagingDir: ctx.settings.stagingDir },
-    ctx.cancellation.signal,
-  );
+  const copy = () =>
+    session.stage(
+      { localPath: local.path, fileName: group.installer, sha256: local.sha256, sizeBytes: local.sizeBytes, stagingDir: ctx.settings.stagingDir },
+      ctx.cancellation.signal,
+    );
+  const result = await (ctx.stagingSlots ? ctx.stagingSlots(copy) : copy());
   if (result.sha256.toLowerCase() !== local.sha256) {
     throw new StagingError(
       `${server}: the staged copy of ${group.installer} at ${result.remotePath} has SHA-256 ${result.sha256}, expected ${local.sha256}; the copy is corrupt`,
@@ -34,12 +36,25 @@ export async function stageInstaller(ctx: DeployContext, host: HostContext, grou
       `${server}: ${group.installer} at ${result.remotePath} is not validly signed (Authenticode ${signature.status}); refusing to run it (require_signed_installers)`,
     );
   }
+  // The transports copy nothing when the file is there with the same hash; the log says so, and by which run it came.
+  const earlier = result.alreadyPresent ? ctx.history.lastStagingOf(server, local.sha256, ctx.runId) : undefined;
+  const how = result.alreadyPresent
+    ? `already staged${earlier ? ` (by run ${earlier.runId}${earlier.mode === 'stage' ? ', stage-only' : ''}, ${earlier.stagedAt})` : ''}, not copied again,`
+    : 'copied and staged';
+  ctx.history.recordStagedFile(ctx.runId, {
+    server,
+    installer: group.installer,
+    remotePath: result.remotePath,
+    sha256: local.sha256,
+    signature: signature?.status ?? null,
+    copied: !result.alreadyPresent,
+  });
   ctx.history.addEvent({
     runId: ctx.runId,
     server,
     level: 'info',
     kind: 'staged',
-    message: `${server}: ${group.installer} ${result.alreadyPresent ? 'already staged' : 'staged'} at ${result.remotePath} (SHA-256 ${local.sha256.slice(0, 12)}… verified${signed})`,
+    message: `${server}: ${group.installer} ${how} at ${result.remotePath} (SHA-256 ${local.sha256.slice(0, 12)}… verified${signed})`,
   });
   host.staged.set(group.localPath, result);
   crashPoint('staged');
