@@ -78,6 +78,16 @@ export function labExecutions(root: string): LabExecution[] {
   }
 }
 
+/** Opens the lab world (output/lab/world.db) read-only for assertions. */
+export function readLabWorld<T>(root: string, sql: string, ...params: unknown[]): T[] {
+  const db = new Database(path.join(root, 'output/lab/world.db'), { readonly: true });
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
+}
+
 /** Opens history.db read-only for assertions. */
 export function readHistory<T>(root: string, sql: string, ...params: unknown[]): T[] {
   const db = new Database(path.join(root, 'output/history.db'), { readonly: true });
