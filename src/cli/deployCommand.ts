@@ -37,6 +37,10 @@ export async function deployCommand(options: CliOptions): Promise<number> {
     if (options.resume) return await resume(options, config, history, transports);
     if (options.stageOnly && (options.resume || options.retryFailed)) throw new RefusalError('--stage-only starts a stage-only run of its own; to continue one that was interrupted, use --resume alone');
     if (options.continueAfterHalt && !options.resume) throw new RefusalError('--continue-after-halt goes with --resume: it lets a halted run go on with its later waves');
+    if (!options.stageOnly && (options.windowEnd !== undefined || config.settings.maintenance_window || config.settings.waves)) {
+      // Shown by --hotfix-plan already; a deployment must not pretend to keep a window it does not enforce.
+      throw new RefusalError('maintenance windows and waves are shown by --hotfix-plan but not yet enforced by --deploy-hotfixes; remove --window-end, maintenance_window and waves to deploy');
+    }
     if (options.retryFailed) return await retryFailed(options, config, history, transports);
     return await deployPlan(options, config, history, transports, { mode: options.stageOnly ? 'stage' : 'deploy', parent: null, servers: options.server });
   } finally {
