@@ -59,7 +59,7 @@ async function child(count) {
     const { loadBuildCatalog } = await import('../dist/config/buildCatalog.js');
     const { annotatePlan } = await import('../dist/catalog/buildFacts.js');
     const { checkMapping } = await import('../dist/catalog/mappingChecks.js');
-    const { catalog } = loadBuildCatalog({ outputDir });
+    const { catalog } = await loadBuildCatalog({ outputDir });
     const loadedMs = performance.now() - started;
     const findings = checkMapping(mapping, catalog, 'hotfix_mapping.json');
     const checkedMs = performance.now() - started - loadedMs;

@@ -59,9 +59,12 @@ function day(text: string | undefined): string | null {
   return text ? text.slice(0, 10) : null;
 }
 
+/** The first three numbers of a build: indexOf and slices, as this runs for every row and look-up. */
 function partsOf(build: string): [number, number, number] {
-  const [a = 0, b = 0, c = 0] = build.split('.').map(Number);
-  return [a, b, c];
+  const a = build.indexOf('.');
+  const b = build.indexOf('.', a + 1);
+  const c = build.indexOf('.', b + 1);
+  return [Number(build.slice(0, a)), Number(build.slice(a + 1, b)), Number(build.slice(b + 1, c < 0 ? undefined : c))];
 }
 
 export function compareKeys(a: readonly number[], b: readonly number[]): number {
@@ -101,6 +104,7 @@ export class BuildCatalog {
     const entries: CatalogEntry[] = [];
     let group = '';
     let release = '';
+    let releaseName = '';
     let level: string | null = null;
     let cu: number | null = null;
     let supportedUntil: string | null = null;
@@ -110,10 +114,14 @@ export class BuildCatalog {
       if (groupKey !== group) {
         group = groupKey;
         release = row.name ?? groupKey;
+        releaseName = releaseDisplayName(release);
         level = null;
         cu = null;
         supportedUntil = null;
-      } else if (row.name) release = row.name;
+      } else if (row.name) {
+        release = row.name;
+        releaseName = releaseDisplayName(release);
+      }
       if (row.sp) {
         level = row.sp;
         cu = null;
@@ -122,7 +130,6 @@ export class BuildCatalog {
       const kind: BuildKind = row.cu ? 'cumulative_update' : row.sp ? 'service_pack' : level === null ? 'pre_release' : 'update';
       // dbatools keeps the last end of support seen: it is written on the level's first row.
       if (row.supported_until) supportedUntil = day(row.supported_until);
-      const releaseName = releaseDisplayName(release);
       const name =
         level === null
           ? `${releaseName} pre-release`
@@ -184,7 +191,8 @@ export class BuildCatalog {
 
   /** The catalog's entry for a build (matched on its first three parts), or undefined. */
   lookup(build: string | readonly number[]): CatalogEntry | undefined {
-    const key = typeof build === 'string' ? build.split('.', 3).map(Number).join('.') : `${build[0]}.${build[1]}.${build[2]}`;
+    const parts = typeof build === 'string' ? partsOf(build) : build;
+    const key = `${parts[0]}.${parts[1]}.${parts[2]}`;
     return this.byKey.get(key);
   }
 

@@ -1,15 +1,6 @@
 import { z } from 'zod';
-import {
-  BUILD_TEXT,
-  type CatalogFile,
-  type CatalogRow,
-  CATALOG_FORMAT,
-  CATALOG_FORMAT_VERSION,
-  DATE_TEXT,
-  DBATOOLS_LICENSE_NOTICE,
-  DBATOOLS_SOURCE,
-  KB_TEXT,
-} from './catalogFile.js';
+import type { CatalogFile, CatalogRow } from './catalogFile.js';
+import { BUILD_TEXT, CATALOG_FORMAT, CATALOG_FORMAT_VERSION, DATE_TEXT, DBATOOLS_LICENSE_NOTICE, DBATOOLS_SOURCE, KB_TEXT } from './catalogFormat.js';
 
 /*
  * dbatools' build reference format (bin/dbatools-buildref-index.json), as operators bring it to an

@@ -1,6 +1,7 @@
 import { staleCatalogWarning } from '../catalog/buildFacts.js';
 import { checkMapping, type MappingFindingKind } from '../catalog/mappingChecks.js';
-import { loadBuildCatalog, updateBuildCatalog } from '../config/buildCatalog.js';
+import { loadBuildCatalog } from '../config/buildCatalog.js';
+import { updateBuildCatalog } from '../config/catalogUpdate.js';
 import { displayPath } from '../config/paths.js';
 import { loadConfigOrThrow } from '../deploy/preparePlan.js';
 import { formatProblem } from '../errors.js';
@@ -15,9 +16,9 @@ export interface CheckMappingJson {
 }
 
 /** `--check-mapping`: what the build catalog says about the mapping file. Exit 0 when nothing, 1 when findings. */
-export function checkMappingCommand(options: CliOptions): number {
+export async function checkMappingCommand(options: CliOptions): Promise<number> {
   const config = loadConfigOrThrow(options.config);
-  const loaded = loadBuildCatalog(config);
+  const loaded = await loadBuildCatalog(config);
   for (const warning of [...config.warnings, ...loaded.warnings]) process.stderr.write(`warning: ${warning}\n`);
   const stale = staleCatalogWarning(loaded.catalog, new Date().toISOString().slice(0, 10));
   if (stale) process.stderr.write(`warning: ${stale}\n`);
@@ -44,9 +45,9 @@ export function checkMappingCommand(options: CliOptions): number {
 }
 
 /** `--update-catalog FILE`: replaces the build catalog from a dbatools reference file when it is newer. */
-export function updateCatalogCommand(options: CliOptions, file: string): number {
+export async function updateCatalogCommand(options: CliOptions, file: string): Promise<number> {
   const config = loadConfigOrThrow(options.config);
-  const update = updateBuildCatalog(config, file, new Date());
+  const update = await updateBuildCatalog(config, file, new Date());
   const where = displayPath(update.path);
   if (options.json) {
     process.stdout.write(`${JSON.stringify({ updated: update.updated, previous: update.previous, offered: update.offered, builds: update.builds, path: update.updated ? where : null })}\n`);

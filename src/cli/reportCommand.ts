@@ -50,7 +50,7 @@ async function writeRunReport(config: Config, history: History, runId: number): 
   const data = readRunReport(history, runId);
   if (!data) throw new Error(`run ${runId} is not in ${config.historyDbPath}`);
   // The Builds sheet: where each target's build stands, from the catalog in use when the report is written.
-  const { catalog, warnings } = loadBuildCatalog(config);
+  const { catalog, warnings } = await loadBuildCatalog(config);
   for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
   return writeRunWorkbook(data, reportsDir(config), catalog);
 }

@@ -15,9 +15,9 @@ import type { CliOptions } from './options.js';
  * fleet to the newest installer under `<root>/hotfixes/`. Writes nothing: the operator reviews the
  * entries and copies them into hotfix_mapping.json. Notes go to stderr.
  */
-export function suggestMappingCommand(options: CliOptions): number {
+export async function suggestMappingCommand(options: CliOptions): Promise<number> {
   const config = loadConfigOrThrow(options.config);
-  const loaded = loadBuildCatalog(config);
+  const loaded = await loadBuildCatalog(config);
   for (const warning of [...config.warnings, ...loaded.warnings]) process.stderr.write(`warning: ${warning}\n`);
   const hotfixes = resolveUserPath(config.root, 'hotfixes');
   const installers = existsSync(hotfixes) ? findInstallers(hotfixes, 'hotfixes/') : [];

@@ -83,7 +83,7 @@ export async function preparePlan(
   warnings.push(...files.warnings);
   if (files.problems.length > 0) throw new ConfigError(files.problems);
   const today = (options.now ?? new Date()).toISOString().slice(0, 10);
-  const catalog = loadBuildCatalog(config);
+  const catalog = await loadBuildCatalog(config);
   warnings.push(...catalog.warnings);
   const stale = staleCatalogWarning(catalog.catalog, today);
   if (stale) warnings.push(stale);
