@@ -1,4 +1,6 @@
+import type { BuildCatalog } from '../catalog/catalog.js';
 import type { BuildFacts } from '../catalog/facts.js';
+import { displayPath } from '../config/paths.js';
 
 /** One line of a build's facts, as the plan text shows them under an instance. */
 export function buildFactsText(facts: BuildFacts): string {
@@ -19,4 +21,9 @@ export function buildFactsText(facts: BuildFacts): string {
 // "SQL Server 2016 SP2 CU17" → "SP2 CU17": the release is already on the line.
 function shortCu(name: string): string {
   return name.replace(/^SQL Server \S+( R2)? /, '');
+}
+
+/** Where the plan's build facts come from, for its header: `build facts: dbatools build reference of 2026-07-16`. */
+export function catalogSourceText(catalog: BuildCatalog, origin: string): string {
+  return `build facts: ${catalog.source.name} of ${catalog.lastUpdated.slice(0, 10)}${origin === 'shipped' ? '' : ` (updated, ${displayPath(origin)})`}`;
 }

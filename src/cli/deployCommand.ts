@@ -13,6 +13,7 @@ import { type LockRow, RunLock } from '../store/runLock.js';
 import { EXIT } from './exitCodes.js';
 import { LogFile } from './logger.js';
 import type { CliOptions } from './options.js';
+import { catalogSourceText } from './buildFactsText.js';
 import { formatPlan } from './planText.js';
 import { forecastForPlan, formatSchedule, windowEndOf } from './scheduleText.js';
 import { executeStageRun } from '../deploy/stageRun.js';
@@ -70,7 +71,8 @@ async function deployPlan(options: CliOptions, config: Config, history: History,
   });
   for (const warning of forecast.warnings) process.stderr.write(`warning: ${warning}\n`);
   const scheduleText = spec.mode === 'stage' ? undefined : formatSchedule(schedule);
-  out.write(`${formatPlan(prepared.plan, 'versions as the hosts reported them just now', scheduleText)}\n\n`);
+  const facts = catalogSourceText(prepared.catalog, prepared.catalogOrigin);
+  out.write(`${formatPlan(prepared.plan, `versions as the hosts reported them just now; ${facts}`, scheduleText)}\n\n`);
 
   const withWork = prepared.hosts.filter((h) => h.steps.length > 0);
   if (withWork.length === 0) return nothingToDeploy(prepared);

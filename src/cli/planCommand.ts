@@ -4,6 +4,7 @@ import { TransportProvider } from '../remote/transports.js';
 import { EXIT } from './exitCodes.js';
 import { jsonChunks } from './jsonChunks.js';
 import type { CliOptions } from './options.js';
+import { catalogSourceText } from './buildFactsText.js';
 import { formatPlan } from './planText.js';
 import { forecastForPlan, formatSchedule, windowEndOf } from './scheduleText.js';
 import { History } from '../store/history.js';
@@ -36,7 +37,8 @@ export async function planCommand(options: CliOptions): Promise<number> {
       const source = prepared.live
         ? 'versions as the hosts reported them just now'
         : 'versions as recorded (offline: no host was contacted)';
-      process.stdout.write(`${formatPlan(prepared.plan, source, formatSchedule(schedule))}\n`);
+      const facts = catalogSourceText(prepared.catalog, prepared.catalogOrigin);
+      process.stdout.write(`${formatPlan(prepared.plan, `${source}; ${facts}`, formatSchedule(schedule))}\n`);
     }
     const contacted = prepared.plan.targets.length;
     const unreachable = prepared.plan.summary.unreachable;

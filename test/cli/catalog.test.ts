@@ -72,6 +72,7 @@ describe('--hotfix-plan shows where each instance stands', () => {
     expect(result.stdout).toContain(
       '  build:  SQL Server 2019 CU19, KB5023049, released 2023-02-16, supported until 2030-01-08, 13 CUs behind CU32 (KB5054833)',
     );
+    expect(result.stdout.split('\n')[0]).toMatch(/; build facts: dbatools SQL Server build reference of 2026-07-16$/);
     expect(result.stdout).toContain('  target: SQL Server 2019 CU28 + GDR, KB5046060, released 2024-10-08, supported until 2030-01-08, 4 CUs behind CU32 (KB5054833)');
     // The lab mapping's 2016 target is a GDR; its 2022 target has a newer CU.
     expect(result.stderr).toMatch(/warning: config\/hotfix_mapping\.json: mappings\[2\]: SQL Server 2022: the catalog knows SQL Server 2022 CU26 \(16\.0\.4265, KB5093420, released 2026-07-16\)/);
@@ -138,6 +139,8 @@ describe('--update-catalog FILE', () => {
     expect(JSON.parse(after.stdout).targets[0].catalog.current).toMatchObject({ known: true, name: 'SQL Server 2019 CU33', kb: 'KB5999999', cus_behind: 0 });
     // The shipped catalog is older: the stored one stays in use, and the mapping is now a CU behind.
     expect(after.stderr).toContain('the catalog knows SQL Server 2019 CU33 (15.0.4490, KB5999999, released 2026-11-20)');
+    const text = runCli(['--hotfix-plan', '--offline', '--config', fleet.config], { cwd: fleet.root });
+    expect(text.stdout.split('\n')[0]).toMatch(/; build facts: dbatools SQL Server build reference of 2026-12-01 \(updated, output\/catalog\/build-catalog\.json\)$/);
     const check = JSON.parse(runCli(['--check-mapping', '--json', '--config', fleet.config]).stdout);
     expect(check.catalog.last_updated).toBe('2026-12-01T00:00:00');
   });
