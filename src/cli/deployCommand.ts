@@ -296,6 +296,8 @@ async function runDeployment(
         ignorePendingFileRename: config.settings.ignore_pending_file_rename,
         requireSignedInstallers: config.settings.require_signed_installers,
         maxConcurrent: maxConcurrent(options, config),
+        timeoutAction: config.settings.timeout_action,
+        allowedSigners: config.settings.allowed_signers,
       },
     };
     outcome = mode === 'stage' ? await executeStageRun(ctx, stagingHosts(config)) : await executeRun(ctx);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TRANSPORT_NAMES } from '../remote/transport.js';
+import { TIMEOUT_ACTIONS, TRANSPORT_NAMES } from '../remote/transport.js';
 import { VERSION_FAMILIES } from '../sqlserver/family.js';
 
 /**
@@ -116,6 +116,17 @@ export const hotfixSettingsSchema = z.strictObject({
     .boolean()
     .default(true)
     .describe('Refuse to run a staged installer whose Authenticode signature is not Valid (where the target reports one).'),
+  timeout_action: z
+    .enum(TIMEOUT_ACTIONS)
+    .default('kill_when_safe')
+    .describe(
+      "What a step timeout does: kill_when_safe stops the installer's process tree only outside a Windows Installer transaction and otherwise leaves it running for --resume to settle; leave_running never stops it; kill always does.",
+    ),
+  allowed_signers: z
+    .array(nonEmpty)
+    .min(1, 'expected at least one signer subject')
+    .default([MICROSOFT_CODE_SIGNING_SUBJECT])
+    .describe('Authenticode signer subjects an installer may have; a staged installer signed by anyone else is refused before it runs.'),
   credentials: z.record(z.string(), credentialSchema).default({}),
   availability_groups: availabilityGroupSettingsSchema.default(() => availabilityGroupSettingsSchema.parse({})),
   max_concurrent_staging: z

@@ -1,3 +1,4 @@
+import type { TimeoutAction } from '../remote/transport.js';
 import type { TransportProvider } from '../remote/transports.js';
 import type { History } from '../store/history.js';
 import type { Cancellation } from './cancellation.js';
@@ -14,6 +15,10 @@ export interface DeploySettings {
   readonly requireSignedInstallers: boolean;
   /** Hosts patched at once. */
   readonly maxConcurrent: number;
+  /** What a step timeout does to the installer (audit_config.json `timeout_action`). */
+  readonly timeoutAction: TimeoutAction;
+  /** Authenticode signer subjects an installer may have (audit_config.json `allowed_signers`). */
+  readonly allowedSigners: readonly string[];
 }
 
 /** What every part of a deployment works with: the run, its history, the way to the hosts, and the operator's stop request. */

@@ -41,7 +41,7 @@ export interface LabHostFacts {
   readonly systemFreeBytes: number;
   readonly pendingReboot: boolean;
   readonly servicesRunning: boolean;
-  /** The host is set busy, or an installer runs on it (Windows Installer holds its mutex). */
+  /** Windows Installer holds its mutex: the host is set busy, or an installer inside a transaction runs. */
   readonly installerBusy: boolean;
   readonly instances: readonly LabInstanceFacts[];
   /** Where the lab installer writes setup's Summary.txt for this host. */
@@ -70,14 +70,13 @@ export function hostFacts(context: LabHostContext): LabHostFacts {
   try {
     const host = world.host(context.server);
     if (!host) throw new LabHostError(`host ${context.server} is not in the lab world ${context.worldFile}`);
-    const running = world.executions().some((e) => e.server.toLowerCase() === context.server.toLowerCase() && e.finished_at === null);
     return {
       server: host.server,
       stagingFreeBytes: host.free_disk_gb * GB,
       systemFreeBytes: (host.free_disk_gb + SYSTEM_DRIVE_EXTRA_GB) * GB,
       pendingReboot: host.pending_reboot === 1,
       servicesRunning: host.services_running === 1,
-      installerBusy: host.installer_busy === 1 || running,
+      installerBusy: world.msiTransactionUnderWay(context.server),
       instances: world.instances(context.server).map((row) => ({
         instance: row.instance,
         instanceId: instanceId(row.instance, row.version),

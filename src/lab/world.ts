@@ -39,6 +39,8 @@ export interface LabInstanceRow {
   readonly agent_state: AgentState;
   /** The database engine service: `running` or `stopped`. */
   readonly engine_state: EngineState;
+  /** Why the instance is broken (an installer killed inside a Windows Installer transaction); null when whole. */
+  readonly broken: string | null;
 }
 
 export type AgentState = 'running' | 'stopped' | 'absent';
@@ -63,6 +65,10 @@ export interface LabExecutionRow {
   readonly effect: string | null;
   /** 1 when stopped from outside (timeout) rather than finished. */
   readonly killed: 0 | 1;
+  /** 1 when the installer is inside a Windows Installer transaction for its whole run. */
+  readonly msi_transaction: 0 | 1;
+  /** What it would patch (JSON {family, sets_build, instance}), whatever its exit code; null when it is no lab installer. */
+  readonly scope: string | null;
 }
 
 const SCHEMA = `
@@ -93,6 +99,9 @@ ${LAB_EVENTS_SCHEMA}`;
 const ADDED_COLUMNS: readonly { table: string; column: string; definition: string }[] = [
   { table: 'lab_instances', column: 'agent_state', definition: "TEXT NOT NULL DEFAULT 'running'" },
   { table: 'lab_instances', column: 'engine_state', definition: "TEXT NOT NULL DEFAULT 'running'" },
+  { table: 'lab_instances', column: 'broken', definition: 'TEXT' },
+  { table: 'lab_executions', column: 'msi_transaction', definition: 'INTEGER NOT NULL DEFAULT 0' },
+  { table: 'lab_executions', column: 'scope', definition: 'TEXT' },
 ];
 
 // Windows error for a file that is not a program (a corrupted installer): ERROR_BAD_EXE_FORMAT.
@@ -366,6 +375,8 @@ export class LabWorld {
         let seconds = 0;
         let hang = false;
         let effect: Effect | null = null;
+        let scope: Effect | null = null;
+        let msiTransaction = false;
         const staged = this.file(server, filePath);
         const labFile = staged ? parseLabInstaller(staged.content) : null;
         if (busy || host?.installer_busy) exitCode = EXIT_INSTALL_ALREADY_RUNNING;
@@ -378,6 +389,8 @@ export class LabWorld {
           seconds = behaviour?.seconds ?? labFile.seconds ?? DEFAULT_INSTALL_SECONDS;
           hang = behaviour?.hang ?? false;
           const wouldChange: Effect = { family: labFile.family, sets_build: labFile.sets_build, instance: instanceFilter(parameters) };
+          scope = wouldChange;
+          msiTransaction = behaviour?.msi_transaction ?? false;
           if (injected !== undefined) exitCode = injected;
           else if (this.instancesToRaise(server, wouldChange).length === 0) exitCode = EXIT_NOTHING_TO_PATCH;
           const accepted = exitCode === 0 || exitCode === 3010 || exitCode === 1641 || exitCode === -2067919934;
@@ -386,10 +399,21 @@ export class LabWorld {
         const plannedFinish = hang ? null : now + Math.round(seconds * this.timeScale * 1000);
         this.statements
           .prepare(
-            `INSERT INTO lab_executions (execution_id, server, installer, parameters, started_at, planned_finish_ms, planned_exit_code, effect)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+            `INSERT INTO lab_executions (execution_id, server, installer, parameters, started_at, planned_finish_ms, planned_exit_code, effect, msi_transaction, scope)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(executionId, server, installer, parameters, new Date(now).toISOString(), plannedFinish, exitCode, effect ? JSON.stringify(effect) : null);
+          .run(
+            executionId,
+            server,
+            installer,
+            parameters,
+            new Date(now).toISOString(),
+            plannedFinish,
+            exitCode,
+            effect ? JSON.stringify(effect) : null,
+            msiTransaction ? 1 : 0,
+            scope ? JSON.stringify(scope) : null,
+          );
         // Setup stops the instances it patches (a refused start never got that far).
         if (staged && labFile && exitCode !== EXIT_INSTALL_ALREADY_RUNNING) this.topology.instanceStopped(server, instanceFilter(parameters), now);
         return this.statements.prepare('SELECT * FROM lab_executions WHERE server = ? AND execution_id = ?').get(server, executionId) as LabExecutionRow;
@@ -417,16 +441,38 @@ export class LabWorld {
     return count;
   }
 
-  /** Stops a running installer (its process tree killed on timeout): no exit code, no effect. */
+  /**
+   * Stops a running installer (its process tree killed on timeout): no exit code, no effect. One killed
+   * inside a Windows Installer transaction leaves the instances it was patching broken, as on Windows.
+   */
   killExecution(server: string, executionId: string): void {
     this.db
       .transaction(() => {
         const killed = this.statements
           .prepare('UPDATE lab_executions SET finished_at = ?, killed = 1, exit_code = NULL WHERE server = ? AND execution_id = ? AND finished_at IS NULL')
           .run(this.nowIso(), server, executionId);
-        if (killed.changes === 1 && !this.installerRunning(server)) this.topology.instanceStarted(server, this.clock());
+        if (killed.changes !== 1) return;
+        const execution = this.statements.prepare('SELECT * FROM lab_executions WHERE server = ? AND execution_id = ?').get(server, executionId) as LabExecutionRow;
+        if (execution.msi_transaction === 1 && execution.scope) {
+          const reason = `${execution.installer} (execution ${executionId}) was stopped inside a Windows Installer transaction`;
+          for (const instance of this.instancesToRaise(server, JSON.parse(execution.scope) as Effect)) {
+            this.statements
+              .prepare("UPDATE lab_instances SET broken = ?, engine_state = 'stopped' WHERE server = ? AND instance = ?")
+              .run(reason, server, instance.instance);
+            this.appendEvent({ server, instance: instance.instance, kind: 'instance_broken', detail: { reason } });
+          }
+        }
+        if (!this.installerRunning(server)) this.topology.instanceStarted(server, this.clock());
       })
       .immediate();
+  }
+
+  /** Whether Windows Installer's mutex is held on the host: set busy, or an installer in a transaction runs. */
+  msiTransactionUnderWay(server: string): boolean {
+    this.settle();
+    const host = this.host(server);
+    const inTransaction = this.statements.prepare('SELECT 1 FROM lab_executions WHERE server = ? AND finished_at IS NULL AND msi_transaction = 1').get(server);
+    return host?.installer_busy === 1 || inTransaction !== undefined;
   }
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConnectivityError } from '../errors.js';
+import { ConnectivityError, RemoteOperationError } from '../errors.js';
 import { labSignatureOf } from '../lab/installerFile.js';
 import { delay } from './delay.js';
 import type { LabExecutionRow, LabWorld } from '../lab/world.js';
@@ -22,6 +22,7 @@ import type {
   StageResult,
   Transport,
 } from './transport.js';
+import { timeoutDecision } from './transport.js';
 
 const GB = 1024 ** 3;
 // The lab's system drive has a fixed amount free beyond the staging drive's figure.
@@ -47,6 +48,10 @@ export function serviceNameOf(instance: string): string {
   return instance.toUpperCase() === 'MSSQLSERVER' ? 'MSSQLSERVER' : `MSSQL$${instance}`;
 }
 
+export function agentServiceNameOf(instance: string): string {
+  return instance.toUpperCase() === 'MSSQLSERVER' ? 'SQLSERVERAGENT' : `SQLAgent$${instance}`;
+}
+
 class SimulatedSession implements HostSession {
   private closed = false;
 
@@ -61,9 +66,17 @@ class SimulatedSession implements HostSession {
     if (!host?.reachable) throw new ConnectivityError(this.server, 'connection lost');
   }
 
+  /** The engine and Agent services of an instance, as Windows names them; an absent Agent is NotFound. */
   private servicesOf(instance: string): ServiceState[] {
-    const running = this.world.host(this.server)?.services_running === 1;
-    return [{ name: serviceNameOf(instance), state: running ? 'Running' : 'Stopped' }];
+    const hostRunning = this.world.host(this.server)?.services_running === 1;
+    const row = this.world.instances(this.server).find((i) => i.instance.toLowerCase() === instance.toLowerCase());
+    const engineRunning = hostRunning && row?.engine_state !== 'stopped';
+    const agent = row?.agent_state ?? 'running';
+    const agentState = agent === 'absent' ? 'NotFound' : hostRunning && agent === 'running' ? 'Running' : 'Stopped';
+    return [
+      { name: serviceNameOf(instance), state: engineRunning ? 'Running' : 'Stopped' },
+      { name: agentServiceNameOf(instance), state: agentState },
+    ];
   }
 
   async discover(): Promise<DiscoveryResult> {
@@ -120,6 +133,8 @@ class SimulatedSession implements HostSession {
       const now = Date.now();
       if (request.signal?.aborted) return { kind: 'detached', durationMs: now - startedAtMs };
       if (now >= deadline) {
+        const decision = timeoutDecision(request.timeoutAction ?? 'kill_when_safe', this.world.msiTransactionUnderWay(this.server));
+        if (!decision.stop) return { kind: 'left_running', durationMs: now - startedAtMs, reason: decision.reason };
         this.world.killExecution(this.server, request.executionId);
         return { kind: 'timed_out', durationMs: now - startedAtMs };
       }
@@ -146,8 +161,10 @@ class SimulatedSession implements HostSession {
   async queryBuild(instance: string): Promise<BuildQuery> {
     this.assertOpen();
     const row = this.world.instances(this.server).find((i) => i.instance.toLowerCase() === instance.toLowerCase());
-    const running = this.world.host(this.server)?.services_running === 1;
-    return { build: row?.version ?? null, edition: row?.edition ?? null, source: running ? 'sql' : 'registry' };
+    if (!row) throw new RemoteOperationError(this.server, 'queryBuild', `SQL Server instance "${instance}" is not installed on this host`);
+    // A stopped engine cannot answer SERVERPROPERTY: its build comes from the registry and sqlservr.exe.
+    const running = this.world.host(this.server)?.services_running === 1 && row.engine_state === 'running';
+    return { build: row.version, edition: row.edition, source: running ? 'sql' : 'registry' };
   }
 
   async close(): Promise<void> {

@@ -560,6 +560,7 @@ export class SshHostSession implements HostSession {
       timeoutSeconds: request.timeoutMs / 1000,
       waitSeconds: pollSeconds,
       setupLogVersion: request.setupLogVersion,
+      timeoutAction: request.timeoutAction ?? 'kill_when_safe',
     };
     let launched = false;
     let reconnects = 0;

@@ -99,6 +99,37 @@ export interface InstallRequest {
   readonly signal?: AbortSignal | undefined;
   /** Major version of the family being patched, for the Setup Bootstrap log folder (e.g. 150). */
   readonly setupLogVersion?: string | undefined;
+  /** What the timeout does (default `kill_when_safe`); see TIMEOUT_ACTIONS. */
+  readonly timeoutAction?: TimeoutAction | undefined;
+}
+
+/**
+ * What a step timeout does to the installer: `kill_when_safe` stops its process tree only when no
+ * Windows Installer transaction is under way (killing one can leave an instance half-patched), and
+ * otherwise leaves it running; `leave_running` never stops it; `kill` always does.
+ */
+export const TIMEOUT_ACTIONS = ['kill_when_safe', 'leave_running', 'kill'] as const;
+export type TimeoutAction = (typeof TIMEOUT_ACTIONS)[number];
+
+/**
+ * Whether a timed-out installer is stopped, and why not when it is left running. `insideMsiTransaction`
+ * is what the host says: Windows Installer's `Global\_MSIExecute` mutex is held.
+ */
+export function timeoutDecision(action: TimeoutAction, insideMsiTransaction: boolean): { readonly stop: true } | { readonly stop: false; readonly reason: string } {
+  switch (action) {
+    case 'kill':
+      return { stop: true };
+    case 'leave_running':
+      return { stop: false, reason: 'timeout_action is leave_running' };
+    case 'kill_when_safe':
+      return insideMsiTransaction
+        ? { stop: false, reason: 'it is inside a Windows Installer transaction (Global\\_MSIExecute is held), where stopping it could leave an instance half-patched' }
+        : { stop: true };
+    default: {
+      const never: never = action;
+      throw new Error(`unknown timeout action ${String(never)}`);
+    }
+  }
 }
 
 export type InstallResult =
@@ -112,6 +143,8 @@ export type InstallResult =
       readonly summaryPath?: string | undefined;
     }
   | { readonly kind: 'timed_out'; readonly durationMs: number; readonly summaryTail?: string | undefined }
+  /** The timeout passed and the installer was left running (see TimeoutAction); `reason` says why. */
+  | { readonly kind: 'left_running'; readonly durationMs: number; readonly reason: string }
   /** The wait was aborted (second Ctrl+C); the installer may still be running on the target. */
   | { readonly kind: 'detached'; readonly durationMs: number };
 

@@ -379,6 +379,7 @@ export class WinRmHostSession implements HostSession {
       timeoutSeconds: request.timeoutMs / 1000,
       waitSeconds,
       setupLogVersion: request.setupLogVersion,
+      timeoutAction: request.timeoutAction ?? 'kill_when_safe',
     };
     let failedAttempts = 0;
     let launched = false;

@@ -150,6 +150,56 @@ Describe 'install' {
         $status['exitCode'] | Should -BeNullOrEmpty
     }
 
+    It 'leaves an installer inside a Windows Installer transaction running at the timeout by default, and stops it when told to kill' {
+        Mock Test-WindowsInstallerBusy { $true }
+        $marker = '301.{0}' -f (Get-Random -Minimum 1000 -Maximum 9999)
+        $installer = Join-Path $script:Staging 'in-transaction.exe'
+        New-TestInstaller -Path $installer -Body ('/bin/sleep {0}' -f $marker)
+        $arguments = [ordered]@{ stagingDir = $script:Staging; executionId = 'msi'; installerPath = $installer; parameters = ''; timeoutSeconds = 1 }
+
+        $result = (Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments $arguments)['result']
+        $result['outcome'] | Should -Be 'left_running'
+        $result['leftRunningReason'] | Should -BeLike '*inside a Windows Installer transaction (Global\_MSIExecute is held)*'
+        $result['exitCode'] | Should -BeNullOrEmpty
+        @(Get-TestProcessIdByCommandLine -Text $marker).Count | Should -Be 1
+        (Invoke-TestOperation -EntryPoint 'Invoke-InstallerStatusOperation' -Arguments ([ordered]@{ stagingDir = $script:Staging; executionId = 'msi' }))['result']['state'] | Should -Be 'running'
+        Should -Invoke Test-WindowsInstallerBusy -Times 1
+
+        $arguments['timeoutAction'] = 'kill'
+        $killed = (Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments $arguments)['result']
+        $killed['outcome'] | Should -Be 'timed_out'
+        @(Get-TestProcessIdByCommandLine -Text $marker).Count | Should -Be 0
+    }
+
+    It 'stops an installer at the timeout by default when no Windows Installer transaction is under way' {
+        Mock Test-WindowsInstallerBusy { $false }
+        $installer = Join-Path $script:Staging 'outside.exe'
+        New-TestInstaller -Path $installer -Body '/bin/sleep 300.5'
+        $result = (Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments ([ordered]@{
+                    stagingDir = $script:Staging; executionId = 'outside'; installerPath = $installer; parameters = ''; timeoutSeconds = 1; timeoutAction = 'kill_when_safe'
+                }))['result']
+        $result['outcome'] | Should -Be 'timed_out'
+        $result['leftRunningReason'] | Should -BeNullOrEmpty
+    }
+
+    It 'never stops an installer with leave_running, and refuses an unknown timeout action' {
+        Mock Test-WindowsInstallerBusy { $false }
+        $marker = '302.{0}' -f (Get-Random -Minimum 1000 -Maximum 9999)
+        $installer = Join-Path $script:Staging 'left.exe'
+        New-TestInstaller -Path $installer -Body ('/bin/sleep {0}' -f $marker)
+        $arguments = [ordered]@{ stagingDir = $script:Staging; executionId = 'left'; installerPath = $installer; parameters = ''; timeoutSeconds = 1; timeoutAction = 'leave_running' }
+        $result = (Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments $arguments)['result']
+        $result['outcome'] | Should -Be 'left_running'
+        $result['leftRunningReason'] | Should -Be 'timeout_action is leave_running'
+        @(Get-TestProcessIdByCommandLine -Text $marker).Count | Should -Be 1
+        $arguments['timeoutAction'] = 'kill'
+        $null = Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments $arguments
+
+        $arguments['timeoutAction'] = 'stop'
+        $arguments['executionId'] = 'unknown-action'
+        (Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments $arguments)['error']['type'] | Should -Be 'InvalidArguments'
+    }
+
     It 'reports an installer that cannot be started' {
         $installer = Join-Path $script:Staging 'not-executable.exe'
         New-TestInstaller -Path $installer -Body 'exit 0' -NotExecutable

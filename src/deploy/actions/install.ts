@@ -2,6 +2,7 @@ import { errorMessage } from '../../errors.js';
 import type { InstallResult, StageResult } from '../../remote/transport.js';
 import type { StepRow } from '../../store/history.js';
 import { classifyExitCode } from '../../sqlserver/setupExitCodes.js';
+import { summaryDisagreement } from '../../sqlserver/setupSummary.js';
 import type { DeployContext } from '../context.js';
 import { crashPoint } from '../crashPoints.js';
 import type { ExecutionGroup } from '../hostWork.js';
@@ -96,6 +97,7 @@ async function runExecution(ctx: DeployContext, host: HostContext, group: Execut
       parameters: group.parameters,
       timeoutMs: ctx.settings.stepTimeoutMs,
       signal: ctx.cancellation.signal,
+      timeoutAction: ctx.settings.timeoutAction,
     });
   } catch (error) {
     // The connection broke while waiting: the installer may go on on the target. --resume asks it.
@@ -124,7 +126,9 @@ function recordResult(
       const meaning = classifyExitCode(result.exitCode);
       const ok = meaning.outcome !== 'failure';
       const where = !ok && 'summaryPath' in result && result.summaryPath ? `; see ${result.summaryPath}` : '';
-      const message = `${label} exited ${result.exitCode} (${meaning.meaning})${where}`;
+      const summary = result.summary ?? null;
+      const disagreement = summary ? summaryDisagreement(result.exitCode, summary) : null;
+      const message = `${label} exited ${result.exitCode} (${meaning.meaning})${disagreement ? `; ${disagreement}` : ''}${where}`;
       const output = 'summaryTail' in result ? (result.summaryTail ?? null) : null;
       history.stepsFinished(
         runId,
@@ -137,9 +141,11 @@ function recordResult(
           durationMs: result.durationMs,
           output,
           error: ok ? null : message,
+          setupFinalResult: summary?.finalResult ?? null,
+          setupExitCode: summary?.exitCode ?? null,
           ...times,
         },
-        ok ? 'info' : 'error',
+        ok ? (disagreement ? 'warn' : 'info') : 'error',
         message,
       );
       return 'finished';
@@ -156,6 +162,14 @@ function recordResult(
         message,
       );
       return 'finished';
+    }
+    case 'left_running': {
+      // Settled like an interrupted step: the host's later steps wait, and --resume reads the real exit code.
+      const minutes = ctx.settings.stepTimeoutMs / 60000;
+      const message = `${label} passed its timeout of ${formatMinutes(minutes)} and was left running: ${result.reason}. The host's later steps are held back; run --deploy-hotfixes --resume once it has finished to record its exit code`;
+      history.stepsInterrupted(runId, group.executionId, server, message);
+      history.noteTargetErrors([...new Set(group.steps.map((s) => s.hotfix_target_id))], message);
+      return 'interrupted';
     }
     case 'detached': {
       const message = `${label}: stopped waiting (cancelled); the installer goes on on the target; run --deploy-hotfixes --resume to settle it`;

@@ -4,12 +4,16 @@ import { isFinalTargetStatus } from '../../store/states.js';
 import type { DeployContext } from '../context.js';
 import { crashPoint } from '../crashPoints.js';
 import type { ExecutionGroup } from '../hostWork.js';
+import { serviceNotes } from '../instanceServices.js';
 import { formatGb } from './messages.js';
-import type { ActionEnd, ActionKindHandler } from './types.js';
+import { StagingError, stageInstaller } from './stage.js';
+import type { ActionEnd, ActionKindHandler, HostContext } from './types.js';
 
 /**
  * Pre-flight: before anything is staged or started on a host, check that it may be patched now
- * (no pending reboot, Windows Installer free, enough disk, the instances' services running).
+ * (no pending reboot, Windows Installer free, enough disk), and that every installer it will run is
+ * staged and trusted. The state of the instances' services is reported, not required: setup patches a
+ * stopped engine, and patching needs nothing of SQL Server Agent.
  * A refusal skips the host's targets with the reasons. Read-only on the host, so an action found
  * running after a crash is simply done again.
  */
@@ -36,7 +40,7 @@ export const preflightAction: ActionKindHandler = {
       return 'done';
     }
     const session = host.session!;
-    const refusal = await refusalOf(ctx, session, server, targets, host.work.groups.filter((g) => g.status !== 'success' && g.status !== 'failed' && g.status !== 'skipped'));
+    const refusal = await refusalOf(ctx, host, session, server, targets, host.work.groups.filter((g) => g.status !== 'success' && g.status !== 'failed' && g.status !== 'skipped'));
     if (refusal) {
       history.skipHost(runId, targets.map((t) => t.id), server, refusal, { reached: true, kind: 'preflight_failed' });
       history.actionTransition(runId, action.id, { from: ['running'], to: 'failed', error: refusal }, { server, level: 'debug', kind: 'preflight_refused', message: refusal });
@@ -53,6 +57,7 @@ export const preflightAction: ActionKindHandler = {
 /** Returns why the host must not be patched now, or null when it may. */
 export async function refusalOf(
   ctx: DeployContext,
+  host: HostContext,
   session: HostSession,
   server: string,
   targets: readonly TargetRow[],
@@ -72,8 +77,25 @@ export async function refusalOf(
   if (lowest < needed) {
     reasons.push(`too little free disk: ${formatGb(lowest)} free, ${formatGb(needed)} needed for staging and setup`);
   }
-  const stopped = facts.services.filter((s) => s.state.toLowerCase() !== 'running');
-  if (stopped.length > 0) reasons.push(`SQL Server service not running: ${stopped.map((s) => `${s.name} is ${s.state}`).join(', ')}`);
-  if (reasons.length === 0) return null;
-  return `${server}: skipped by pre-flight: ${reasons.join('; ')}`;
+  for (const note of serviceNotes(facts.services)) {
+    ctx.history.addEvent({ runId: ctx.runId, server, level: note.level, kind: 'preflight_note', message: `${server}: ${note.message}` });
+  }
+  if (reasons.length > 0) return `${server}: skipped by pre-flight: ${reasons.join('; ')}`;
+  return trustRefusal(ctx, host, groups);
+}
+
+/**
+ * Every installer the host will run is staged and checked (hash, signature, signer) before the first
+ * one starts, so an untrusted file refuses the host before anything has changed on it.
+ */
+async function trustRefusal(ctx: DeployContext, host: HostContext, groups: readonly ExecutionGroup[]): Promise<string | null> {
+  for (const group of groups) {
+    try {
+      await stageInstaller(ctx, host, group);
+    } catch (error) {
+      if (error instanceof StagingError) return error.message;
+      throw error;
+    }
+  }
+  return null;
 }

@@ -2,6 +2,7 @@ import type { StageResult } from '../../remote/transport.js';
 import type { DeployContext } from '../context.js';
 import { crashPoint } from '../crashPoints.js';
 import type { ExecutionGroup } from '../hostWork.js';
+import { signerRefusal } from '../installerTrust.js';
 import type { HostContext } from './types.js';
 
 /** Staging refused or produced a bad copy: the installer's action fails with this message as it is. */
@@ -35,6 +36,10 @@ export async function stageInstaller(ctx: DeployContext, host: HostContext, grou
     throw new StagingError(
       `${server}: ${group.installer} at ${result.remotePath} is not validly signed (Authenticode ${signature.status}); refusing to run it (require_signed_installers)`,
     );
+  }
+  if (signature?.status === 'Valid') {
+    const refusal = signerRefusal(signature.signer, ctx.settings.allowedSigners);
+    if (refusal) throw new StagingError(`${server}: ${group.installer} at ${result.remotePath} ${refusal}; refusing to run it`);
   }
   // The transports copy nothing when the file is there with the same hash; the log says so, and by which run it came.
   const earlier = result.alreadyPresent ? ctx.history.lastStagingOf(server, local.sha256, ctx.runId) : undefined;

@@ -13,6 +13,10 @@ function Invoke-InstallOperation {
     $timeoutSeconds = [double](Get-OperationArgument -Arguments $Arguments -Name 'timeoutSeconds')
     $waitSeconds = [double](Get-OperationArgument -Arguments $Arguments -Name 'waitSeconds' -Optional -Default $timeoutSeconds)
     $setupLogVersion = [string](Get-OperationArgument -Arguments $Arguments -Name 'setupLogVersion' -Optional -Default '')
+    $timeoutAction = [string](Get-OperationArgument -Arguments $Arguments -Name 'timeoutAction' -Optional -Default 'kill_when_safe')
+    if (@('kill_when_safe', 'leave_running', 'kill') -notcontains $timeoutAction) {
+        throw (New-OperationException -Type 'InvalidArguments' -Message ('timeoutAction "{0}" must be kill_when_safe, leave_running or kill' -f $timeoutAction))
+    }
 
     $recordPath = Get-ExecutionRecordPath -StagingDir $stagingDir -ExecutionId $executionId
     $record = Read-ExecutionRecord -Path $recordPath
@@ -29,7 +33,7 @@ function Invoke-InstallOperation {
         $attached = ([string]$record['launchToken'] -ne $launchToken)
     }
 
-    $waited = Wait-InstallerExecution -RecordPath $recordPath -TimeoutSeconds $timeoutSeconds -WaitSeconds $waitSeconds
+    $waited = Wait-InstallerExecution -RecordPath $recordPath -TimeoutSeconds $timeoutSeconds -WaitSeconds $waitSeconds -TimeoutAction $timeoutAction
     $record = $waited['record']
     $startedAt = ConvertFrom-UtcTimestamp -Timestamp ([string]$record['startedAt'])
     $endedAt = (Get-Date).ToUniversalTime()
@@ -44,7 +48,9 @@ function Invoke-InstallOperation {
         durationMs  = [long][Math]::Max(0, ($endedAt - $startedAt).TotalMilliseconds)
         summaryPath = $null
         summaryTail = $null
+        leftRunningReason = $null
     }
+    if ($waited['outcome'] -eq 'left_running') { $result['leftRunningReason'] = $waited['reason'] }
     if ($waited['outcome'] -eq 'finished' -and $null -eq $record['exitCode']) {
         if ($null -ne $record['error']) {
             throw (New-OperationException -Type 'InstallerStartFailed' -Message ('the installer "{0}" could not be started: {1}' -f $installerPath, $record['error']))
@@ -52,7 +58,7 @@ function Invoke-InstallOperation {
         throw (New-OperationException -Type 'ExecutionLost' -Message ('the wrapper of execution {0} ended without recording an exit code (was the host restarted?); check the installed build' -f $executionId))
     }
     if ($waited['outcome'] -eq 'finished') { $result['outcome'] = 'exited' }
-    if ($waited['outcome'] -ne 'running') {
+    if ($waited['outcome'] -ne 'running' -and $waited['outcome'] -ne 'left_running') {
         # A little slack for clock resolution: setup's log is written after the execution started.
         # The summary only helps the operator read the outcome; failing to read it must not hide the exit code.
         try {

@@ -317,13 +317,34 @@ function Stop-InstallerExecution {
     return (Complete-ExecutionRecord -RecordPath $RecordPath -Record $current -TimedOut)
 }
 
+function Get-TimeoutDecision {
+    # Whether a timed-out installer is stopped. Windows Installer holds Global\_MSIExecute for the
+    # whole of a transaction; stopping setup then can leave an instance half-patched. Pre-flight found
+    # the mutex free before this installer started, so while its execution runs a held mutex is taken
+    # to be its own; were it another installer's, leaving ours running would harm nothing either.
+    param([Parameter(Mandatory = $true)][string]$TimeoutAction)
+    switch ($TimeoutAction) {
+        'kill' { return [ordered]@{ stop = $true; reason = $null } }
+        'leave_running' { return [ordered]@{ stop = $false; reason = 'timeout_action is leave_running' } }
+        'kill_when_safe' {
+            if (Test-WindowsInstallerBusy) {
+                return [ordered]@{ stop = $false; reason = 'it is inside a Windows Installer transaction (Global\_MSIExecute is held), where stopping it could leave an instance half-patched' }
+            }
+            return [ordered]@{ stop = $true; reason = $null }
+        }
+    }
+    throw (New-OperationException -Type 'InvalidArguments' -Message ('timeoutAction "{0}" must be kill_when_safe, leave_running or kill' -f $TimeoutAction))
+}
+
 function Wait-InstallerExecution {
     # Waits until the execution finishes, its timeout (counted from its start) expires and its process
-    # tree is stopped, or this call's own wait ends. Outcome: finished | timed_out | running.
+    # tree is stopped (or, per TimeoutAction, it is left running), or this call's own wait ends.
+    # Outcome: finished | timed_out | left_running (with reason) | running.
     param(
         [Parameter(Mandatory = $true)][string]$RecordPath,
         [Parameter(Mandatory = $true)][double]$TimeoutSeconds,
-        [Parameter(Mandatory = $true)][double]$WaitSeconds
+        [Parameter(Mandatory = $true)][double]$WaitSeconds,
+        [string]$TimeoutAction = 'kill_when_safe'
     )
     $waitUntil = (Get-Date).ToUniversalTime().AddSeconds($WaitSeconds)
     while ($true) {
@@ -344,6 +365,8 @@ function Wait-InstallerExecution {
         $now = (Get-Date).ToUniversalTime()
         $deadline = (ConvertFrom-UtcTimestamp -Timestamp ([string]$record['startedAt'])).AddSeconds($TimeoutSeconds)
         if ($now -ge $deadline) {
+            $decision = Get-TimeoutDecision -TimeoutAction $TimeoutAction
+            if (-not $decision['stop']) { return [ordered]@{ outcome = 'left_running'; record = $record; reason = $decision['reason'] } }
             $record = Stop-InstallerExecution -RecordPath $RecordPath -Record $record
             continue
         }

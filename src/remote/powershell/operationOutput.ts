@@ -38,6 +38,8 @@ export interface OperationArguments {
     /** How long this one call waits before it answers `running`. */
     readonly waitSeconds: number;
     readonly setupLogVersion?: string | undefined;
+    /** kill_when_safe | leave_running | kill: what the timeout does to the installer. */
+    readonly timeoutAction?: string | undefined;
   };
   readonly installerStatus: { readonly stagingDir: string; readonly executionId: string };
   readonly queryBuild: { readonly instance: string };
@@ -89,13 +91,14 @@ export const OPERATION_RESULT_SCHEMAS = {
   install: z.strictObject({
     executionId: z.string(),
     attached: z.boolean(),
-    outcome: z.enum(['exited', 'timed_out', 'running']),
+    outcome: z.enum(['exited', 'timed_out', 'running', 'left_running']),
     exitCode: z.number().int().nullable(),
     startedAt: z.string(),
     finishedAt: nullableText,
     durationMs: z.number().nonnegative(),
     summaryPath: nullableText,
     summaryTail: nullableText,
+    leftRunningReason: nullableText,
   }),
   installerStatus: z.strictObject({
     state: z.enum(['not_started', 'running', 'finished']),

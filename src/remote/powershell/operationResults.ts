@@ -46,6 +46,8 @@ export function installResultFrom(server: string, result: OperationResult<'insta
       };
     case 'timed_out':
       return { kind: 'timed_out', durationMs: result.durationMs, summaryTail: result.summaryTail ?? undefined };
+    case 'left_running':
+      return { kind: 'left_running', durationMs: result.durationMs, reason: result.leftRunningReason ?? 'the target left it running' };
     default: {
       const never: never = result.outcome;
       throw new Error(`unknown install outcome ${String(never)}`);
