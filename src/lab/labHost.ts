@@ -110,22 +110,35 @@ export function processRuns(pid: number): boolean {
   }
 }
 
-/** Setup's Summary.txt, as a real installer leaves one in Setup Bootstrap\Log. */
+/**
+ * Setup's Summary.txt, laid out as a real installer leaves it in Setup Bootstrap\Log: the run's folder
+ * Log\<yyyyMMdd_HHmmss> holds Summary_<host>_<stamp>.txt and, from setup's early phase, a
+ * Summary_<host>_<stamp>_GlobalRules.txt that carries no verdict; Log\Summary.txt is a copy of the
+ * latest summary.
+ */
 function writeSummary(context: LabHostContext, executionId: string, installer: string, exitCode: number): void {
   const meaning = classifyExitCode(exitCode);
-  const result =
-    meaning.outcome === 'failure' ? 'Failed: see details below' : meaning.outcome === 'success_restart' ? 'Passed but reboot required, see logs for details' : 'Passed';
+  // As setup words it: anything but 0, 3010 and 1641 is "Failed", "nothing to patch" included.
+  const result = exitCode === 0 ? 'Passed' : meaning.outcome === 'success_restart' ? 'Passed but reboot required, see logs for details' : 'Failed: see details below';
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 15);
   const directory = setupLogDirectory(context);
-  mkdirSync(directory, { recursive: true });
+  const runFolder = path.join(directory, stamp);
+  mkdirSync(runFolder, { recursive: true });
   const text = [
     'Overall summary:',
     `  Final result:                  ${result}`,
     `  Exit code (Decimal):           ${exitCode}`,
     `  Exit message:                  ${meaning.meaning}`,
-    `  Installer:                     ${installer} (lab execution ${executionId})`,
+    '  Requested action:              Patch',
+    '',
+    'Package properties:',
+    `  PackageName:                   ${installer} (lab execution ${executionId})`,
     '',
   ].join('\r\n');
-  writeFileSync(path.join(directory, `Summary_${context.server}_${executionId}.txt`), text);
+  writeFileSync(path.join(directory, 'Summary.txt'), text);
+  writeFileSync(path.join(runFolder, `Summary_${context.server}_${stamp}.txt`), text);
+  const rules = ['Detailed results:', '  Rule Name:                     RebootRequiredCheck', '  Result:                        Passed', ''].join('\r\n');
+  writeFileSync(path.join(runFolder, `Summary_${context.server}_${stamp}_GlobalRules.txt`), rules);
 }
 
 /**

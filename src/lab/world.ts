@@ -393,7 +393,7 @@ export class LabWorld {
           msiTransaction = behaviour?.msi_transaction ?? false;
           if (injected !== undefined) exitCode = injected;
           else if (this.instancesToRaise(server, wouldChange).length === 0) exitCode = EXIT_NOTHING_TO_PATCH;
-          const accepted = exitCode === 0 || exitCode === 3010 || exitCode === 1641 || exitCode === -2067919934;
+          const accepted = exitCode === 0 || exitCode === 3010 || exitCode === 1641;
           if (accepted && !behaviour?.no_effect) effect = wouldChange;
         }
         const plannedFinish = hang ? null : now + Math.round(seconds * this.timeScale * 1000);

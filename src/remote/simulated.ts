@@ -6,6 +6,7 @@ import { labSignatureOf } from '../lab/installerFile.js';
 import { delay } from './delay.js';
 import type { LabExecutionRow, LabWorld } from '../lab/world.js';
 import { classifyExitCode } from '../sqlserver/setupExitCodes.js';
+import { parseSetupSummary, type SetupSummary } from '../sqlserver/setupSummary.js';
 import type {
   BuildQuery,
   DiscoveryResult,
@@ -173,14 +174,17 @@ class SimulatedSession implements HostSession {
 }
 
 /** A Summary.txt tail like the one SQL setup writes, so the lab's results read like real ones. */
-function summaryOf(execution: LabExecutionRow): { summaryTail: string; summaryPath: string } {
+function summaryOf(execution: LabExecutionRow): { summaryTail: string; summaryPath: string; summary: SetupSummary | null } {
   const code = execution.exit_code ?? 0;
   const meaning = classifyExitCode(code);
-  const result = meaning.outcome === 'failure' ? 'Failed: see details below' : meaning.outcome === 'success_restart' ? 'Passed but reboot required, see logs for details' : 'Passed';
+  // As setup words it: anything but 0, 3010 and 1641 is "Failed", "nothing to patch" included.
+  const result = code === 0 ? 'Passed' : meaning.outcome === 'success_restart' ? 'Passed but reboot required, see logs for details' : 'Failed: see details below';
   const hash = createHash('sha1').update(execution.execution_id).digest('hex').slice(0, 8);
+  const summaryTail = ['Overall summary:', `  Final result:                  ${result}`, `  Exit code (Decimal):           ${code}`, `  Exit message:                  ${meaning.meaning}`].join('\n');
   return {
     summaryPath: `C:\\Program Files\\Microsoft SQL Server\\Setup Bootstrap\\Log\\Summary_${execution.server}_${hash}.txt`,
-    summaryTail: ['Overall summary:', `  Final result:                  ${result}`, `  Exit code (Decimal):           ${code}`, `  Exit message:                  ${meaning.meaning}`].join('\n'),
+    summaryTail,
+    summary: parseSetupSummary(summaryTail),
   };
 }
 

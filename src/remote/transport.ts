@@ -1,3 +1,5 @@
+import type { SetupSummary } from '../sqlserver/setupSummary.js';
+
 /**
  * The seam between the deployment engine and the servers it patches. One implementation per way of
  * reaching a server (winrm, ssh, simulated); every implementation passes the contract suite in
@@ -141,6 +143,8 @@ export type InstallResult =
       readonly summaryTail?: string | undefined;
       /** Where that Summary.txt lies on the target, for the operator's message. */
       readonly summaryPath?: string | undefined;
+      /** Setup's own verdict from that Summary.txt's overall summary, when it has one. */
+      readonly summary?: SetupSummary | null | undefined;
     }
   | { readonly kind: 'timed_out'; readonly durationMs: number; readonly summaryTail?: string | undefined }
   /** The timeout passed and the installer was left running (see TimeoutAction); `reason` says why. */

@@ -26,7 +26,9 @@ const KNOWN: readonly ExitCodeMeaning[] = [
   { code: 5, outcome: 'failure', meaning: 'access denied' },
   { code: 87, outcome: 'failure', meaning: 'invalid parameter' },
   { code: 1, outcome: 'failure', meaning: 'general failure' },
-  { code: -2067919934, outcome: 'success_restart', meaning: 'SQL setup: a computer restart is required' },
+  // Setup's RebootRequiredCheck rule failed: it refused to start because a restart is pending, so
+  // nothing was installed. A failure, never a success that wants a restart.
+  { code: -2067919934, outcome: 'failure', meaning: 'SQL setup: restart the computer before setup can run (a restart is pending; nothing was installed)' },
   // Setup found nothing below this patch level: the update is already in. Accepted, because the
   // post-check still demands the target build; a wrong installer is caught there.
   { code: -2068643838, outcome: 'success', meaning: 'SQL setup: there are no SQL Server instances or shared features that can be updated on this computer (nothing to patch: already applied)' },

@@ -531,6 +531,8 @@ export class History {
       error: string | null;
       startedAt?: string | undefined;
       completedAt?: string | undefined;
+      /** Setup's Summary.txt of this execution: its "Final result" and "Exit code (Decimal)", when read. */
+      setupVerdict?: { finalResult: string | null; exitCode: number | null; summaryPath: string | null } | null | undefined;
     },
     level: EventLevel,
     message: string,
@@ -556,6 +558,11 @@ export class History {
             executionId,
           ).changes;
         if (changes === 0) throw new TransitionConflictError(`steps of ${executionId} to ${result.status}: none was running`);
+        if (result.setupVerdict) {
+          this.statements
+            .prepare('INSERT OR REPLACE INTO hotfix_setup_verdicts (execution_id, final_result, exit_code, summary_path, recorded_at) VALUES (?, ?, ?, ?, ?)')
+            .run(executionId, result.setupVerdict.finalResult, result.setupVerdict.exitCode, result.setupVerdict.summaryPath, this.now());
+        }
       },
       { runId, server, level, kind: `step_${result.status}`, message, error },
     );

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../src/store/sqlite.js';
 import { describe, expect, it } from 'vitest';
 import { labExecutions, labFleet, readHistory } from '../helpers/labFleet.js';
 import { runCli } from '../helpers/runCli.js';

@@ -282,6 +282,17 @@ Describe 'Get-SetupSummary' {
         $summary['tail'] | Should -Be ('There are no scenario-specific rules.' + "`r`n`r`n" + 'Rules report file:               C:\Program Files\Microsoft SQL Server\150\Setup Bootstrap\Log\20250114_093012\SystemConfigurationCheck_Report.htm')
     }
 
+    It "reads this execution's summary with its verdict, never the GlobalRules or ComponentUpdate summaries written beside it" {
+        $script:Top.LastWriteTimeUtc = [datetime]::new(2025, 1, 14, 9, 41, 57, [System.DateTimeKind]::Utc)
+        $script:RunCopy.LastWriteTimeUtc = [datetime]::new(2025, 1, 14, 9, 41, 58, [System.DateTimeKind]::Utc)
+        foreach ($phase in @('GlobalRules', 'ComponentUpdate')) {
+            (Get-Item -LiteralPath (Join-Path $script:Logs ('20250114_093012/Summary_SQL1_20250114_093012_{0}.txt' -f $phase))).LastWriteTimeUtc = [datetime]::new(2025, 1, 14, 9, 42, 30, [System.DateTimeKind]::Utc)
+        }
+        $summary = Get-SetupSummary -MajorVersion '150' -NotBeforeUtc ([datetime]::new(2025, 1, 14, 9, 30, 0, [System.DateTimeKind]::Utc))
+        $summary['path'] | Should -Be $script:RunCopy.FullName
+        $summary['head'] | Should -BeLike 'Overall summary:*Final result:                  Passed but reboot required, see logs for details*Exit code (Decimal):           3010*'
+    }
+
     It 'prefers the top-level Summary.txt when both were written at the same time' {
         $same = [datetime]::new(2025, 1, 14, 9, 41, 57, [System.DateTimeKind]::Utc)
         $script:Top.LastWriteTimeUtc = $same

@@ -84,7 +84,7 @@ describe('classifyExitCode', () => {
     [1641, 'success_restart', 'restart'],
     [1603, 'failure', 'fatal error during installation'],
     [1618, 'failure', 'another installation is already in progress'],
-    [-2067919934, 'success_restart', 'restart is required'],
+    [-2067919934, 'failure', 'restart the computer before setup can run'],
     [-2068643838, 'success', 'nothing to patch'],
   ])('%i is %s (%s)', (code, outcome, meaning) => {
     const result = classifyExitCode(code);

@@ -59,6 +59,14 @@ CREATE TABLE "hotfix_runs" (
   exit_code     INTEGER
 );
 
+CREATE TABLE hotfix_setup_verdicts (
+  execution_id  TEXT    PRIMARY KEY,
+  final_result  TEXT,
+  exit_code     INTEGER,
+  summary_path  TEXT,
+  recorded_at   TEXT    NOT NULL
+);
+
 CREATE TABLE hotfix_staged_files (
   id             INTEGER PRIMARY KEY,
   hotfix_run_id  INTEGER NOT NULL REFERENCES hotfix_runs (id),
@@ -112,7 +120,7 @@ CREATE TABLE hotfix_targets (
   message          TEXT,
   error_message    TEXT,
   started_at       TEXT,
-  completed_at     TEXT, wave INTEGER, deferred_ms INTEGER,
+  completed_at     TEXT, patched_alongside INTEGER NOT NULL DEFAULT 0 CHECK (patched_alongside IN (0, 1)), wave INTEGER, deferred_ms INTEGER,
   UNIQUE (hotfix_run_id, server_id)
 );
 

@@ -48,6 +48,7 @@ function Invoke-InstallOperation {
         durationMs  = [long][Math]::Max(0, ($endedAt - $startedAt).TotalMilliseconds)
         summaryPath = $null
         summaryTail = $null
+        summaryHead = $null
         leftRunningReason = $null
     }
     if ($waited['outcome'] -eq 'left_running') { $result['leftRunningReason'] = $waited['reason'] }
@@ -69,6 +70,7 @@ function Invoke-InstallOperation {
         if ($null -ne $summary) {
             $result['summaryPath'] = $summary['path']
             $result['summaryTail'] = $summary['tail']
+            $result['summaryHead'] = $summary['head']
         }
     }
     return $result

@@ -382,13 +382,17 @@ function Get-SetupSummary {
         [AllowNull()][AllowEmptyString()][string]$MajorVersion,
         [Parameter(Mandatory = $true)][datetime]$NotBeforeUtc,
         [int]$TailLines = 80,
+        [int]$HeadLines = 20,
         [int]$MaxCharacters = 8000
     )
     $candidates = New-Object -TypeName 'System.Collections.Generic.List[object]'
     foreach ($directory in @(Get-SetupBootstrapLogDirectory -MajorVersion $MajorVersion)) {
         if ([string]::IsNullOrEmpty($directory) -or -not (Test-Path -LiteralPath $directory -PathType Container)) { continue }
         # Setup writes Log\Summary.txt and a copy in the run's folder, Log\<timestamp>\Summary_<host>_<timestamp>.txt.
+        # The same folder holds Summary_<host>_<timestamp>_GlobalRules.txt and _ComponentUpdate.txt from
+        # setup's early phases: they carry no verdict on the execution and are left out.
         foreach ($file in @(Get-ChildItem -LiteralPath $directory -Filter 'Summary*.txt' -Recurse -File -ErrorAction SilentlyContinue)) {
+            if (-not (Test-SetupSummaryFileName -Name $file.Name)) { continue }
             if ($file.LastWriteTimeUtc -ge $NotBeforeUtc) { $candidates.Add($file) }
         }
     }
@@ -397,5 +401,13 @@ function Get-SetupSummary {
     $newest = @($candidates | Sort-Object -Property @{ Expression = { $_.LastWriteTimeUtc }; Descending = $true }, @{ Expression = { $_.Name -ne 'Summary.txt' }; Descending = $false })[0]
     $tail = (@(Get-Content -LiteralPath $newest.FullName -Tail $TailLines) -join "`r`n")
     if ($tail.Length -gt $MaxCharacters) { $tail = $tail.Substring($tail.Length - $MaxCharacters) }
-    return [ordered]@{ path = $newest.FullName; tail = $tail }
+    # The verdict ("Overall summary": Final result, Exit code (Decimal)) is at the top of the file.
+    $head = (@(Get-Content -LiteralPath $newest.FullName -TotalCount $HeadLines) -join "`r`n")
+    return [ordered]@{ path = $newest.FullName; tail = $tail; head = $head }
+}
+
+function Test-SetupSummaryFileName {
+    # Summary.txt, or Summary_<host>_<yyyyMMdd_HHmmss>.txt: the files that hold an execution's verdict.
+    param([Parameter(Mandatory = $true)][string]$Name)
+    return ($Name -eq 'Summary.txt' -or $Name -match '^Summary_.+_\d{8}_\d{6}\.txt$')
 }

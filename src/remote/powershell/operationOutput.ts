@@ -98,6 +98,7 @@ export const OPERATION_RESULT_SCHEMAS = {
     durationMs: z.number().nonnegative(),
     summaryPath: nullableText,
     summaryTail: nullableText,
+    summaryHead: nullableText,
     leftRunningReason: nullableText,
   }),
   installerStatus: z.strictObject({

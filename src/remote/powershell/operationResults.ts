@@ -1,4 +1,5 @@
 import { RemoteOperationError } from '../../errors.js';
+import { parseSetupSummary } from '../../sqlserver/setupSummary.js';
 import type { BuildQuery, DiscoveryResult, InstallerStatus, InstallResult, PreflightFacts } from '../transport.js';
 import type { OperationResult } from './operationOutput.js';
 
@@ -43,6 +44,7 @@ export function installResultFrom(server: string, result: OperationResult<'insta
         durationMs: result.durationMs,
         summaryTail: result.summaryTail ?? undefined,
         summaryPath: result.summaryPath ?? undefined,
+        summary: result.summaryHead ? parseSetupSummary(result.summaryHead) : null,
       };
     case 'timed_out':
       return { kind: 'timed_out', durationMs: result.durationMs, summaryTail: result.summaryTail ?? undefined };
