@@ -40,7 +40,8 @@ export const preflightAction: ActionKindHandler = {
       return 'done';
     }
     const session = host.session!;
-    const refusal = await refusalOf(ctx, host, session, server, targets, host.work.groups.filter((g) => g.status !== 'success' && g.status !== 'failed' && g.status !== 'skipped'));
+    const groups = host.work.groups.filter((g) => g.status !== 'success' && g.status !== 'failed' && g.status !== 'skipped');
+    const refusal = (await refusalOf(ctx, session, server, targets, groups)) ?? (await trustRefusal(ctx, host, groups));
     if (refusal) {
       history.skipHost(runId, targets.map((t) => t.id), server, refusal, { reached: true, kind: 'preflight_failed' });
       history.actionTransition(runId, action.id, { from: ['running'], to: 'failed', error: refusal }, { server, level: 'debug', kind: 'preflight_refused', message: refusal });
@@ -57,7 +58,6 @@ export const preflightAction: ActionKindHandler = {
 /** Returns why the host must not be patched now, or null when it may. */
 export async function refusalOf(
   ctx: DeployContext,
-  host: HostContext,
   session: HostSession,
   server: string,
   targets: readonly TargetRow[],
@@ -80,8 +80,8 @@ export async function refusalOf(
   for (const note of serviceNotes(facts.services)) {
     ctx.history.addEvent({ runId: ctx.runId, server, level: note.level, kind: 'preflight_note', message: `${server}: ${note.message}` });
   }
-  if (reasons.length > 0) return `${server}: skipped by pre-flight: ${reasons.join('; ')}`;
-  return trustRefusal(ctx, host, groups);
+  if (reasons.length === 0) return null;
+  return `${server}: skipped by pre-flight: ${reasons.join('; ')}`;
 }
 
 /**
