@@ -1,18 +1,12 @@
 // Copies the non-TypeScript files the program reads at run time (SQL migrations, PowerShell
 // operations, the build catalog) from src/ into dist/, next to the modules that load them.
-import { cpSync, readdirSync, statSync, chmodSync } from 'node:fs';
-import { join, relative, extname } from 'node:path';
+import { chmodSync, cpSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { shippedFiles } from './shippedFiles.mjs';
 
-const ASSET_EXTENSIONS = new Set(['.sql', '.ps1', '.json']);
-const src = new URL('../src/', import.meta.url).pathname;
-const dist = new URL('../dist/', import.meta.url).pathname;
+const src = fileURLToPath(new URL('../src/', import.meta.url));
+const dist = fileURLToPath(new URL('../dist/', import.meta.url));
 
-function walk(dir) {
-  for (const name of readdirSync(dir)) {
-    const full = join(dir, name);
-    if (statSync(full).isDirectory()) walk(full);
-    else if (ASSET_EXTENSIONS.has(extname(name))) cpSync(full, join(dist, relative(src, full)));
-  }
-}
-walk(src);
+for (const name of shippedFiles(src)) cpSync(join(src, name), join(dist, name));
 chmodSync(join(dist, 'cli/main.js'), 0o755);

@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { runningAsExecutable } from '../shippedFiles.js';
 import type { EventLevel } from '../store/states.js';
 import { parseLogLevel } from './logger.js';
 
@@ -61,11 +63,20 @@ function logLevel(value: string): EventLevel {
   return level;
 }
 
+/**
+ * `config/audit_config.json` under the working directory; for AutoDBAudit.exe, the config folder next
+ * to the executable, so the exe finds its configuration whichever folder it is started from.
+ */
+export function defaultConfigPath(): string {
+  if (runningAsExecutable()) return path.join(path.dirname(process.execPath), 'config', 'audit_config.json');
+  return 'config/audit_config.json';
+}
+
 export function buildProgram(): Command {
   return new Command()
     .name('autodbaudit')
     .description('Plans, deploys, verifies and records SQL Server cumulative updates across a fleet.')
-    .option('--config <path>', 'audit_config.json', 'config/audit_config.json')
+    .option('--config <path>', 'audit_config.json', defaultConfigPath())
     .option('--hotfix-plan', 'show which cumulative updates each instance needs (changes nothing)')
     .option('--deploy-hotfixes', 'carry out the plan: stage, install, verify, record')
     .option('--hotfix-report', 'write the Excel report of a run (latest, or --run-id)')

@@ -4,6 +4,7 @@ import { BuildCatalog } from '../catalog/catalog.js';
 import type { CatalogFile } from '../catalog/catalogFile.js';
 import { CATALOG_FORMAT, CATALOG_FORMAT_VERSION } from '../catalog/catalogFormat.js';
 import type { ConfigProblem } from '../errors.js';
+import { readShippedText } from '../shippedFiles.js';
 import type { Config } from './load.js';
 import { displayPath, joinFolderAndFile, resolveUserPath } from './paths.js';
 import { lineAndColumn, problemsFromZod } from './problems.js';
@@ -21,7 +22,7 @@ import { lineAndColumn, problemsFromZod } from './problems.js';
  * and answers here instead.
  */
 export function readShippedCatalogText(): string {
-  return readFileSync(new URL('../catalog/build-catalog.json', import.meta.url), 'utf8');
+  return readShippedText('catalog/build-catalog.json');
 }
 
 /** `<output>/catalog/build-catalog.json`. */

@@ -1,12 +1,12 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readShippedText, shippedFolderNames } from '../shippedFiles.js';
 import Database from './sqlite.js';
 import { STATE_LISTS } from './states.js';
 
 export type HistoryDb = Database.Database;
 
-const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+const MIGRATIONS_FOLDER = 'store/migrations';
 
 export interface Migration {
   readonly version: number;
@@ -22,13 +22,19 @@ export interface Migration {
   readonly creates: readonly string[];
 }
 
-/** The numbered .sql files, with `{{STATE_LIST}}` placeholders filled from the code's constants. */
-export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
-  return readdirSync(dir)
-    .filter((f) => /^\d{4}_.+\.sql$/.test(f))
-    .sort()
-    .map((name) => {
-      const text = readFileSync(path.join(dir, name), 'utf8');
+/**
+ * The numbered .sql files, with `{{STATE_LIST}}` placeholders filled from the code's constants: the
+ * shipped ones (beside this module, or inside AutoDBAudit.exe), or those of `dir`.
+ */
+export function loadMigrations(dir?: string): Migration[] {
+  const files = dir
+    ? readdirSync(dir).map((name) => ({ name, read: () => readFileSync(path.join(dir, name), 'utf8') }))
+    : shippedFolderNames(MIGRATIONS_FOLDER).map((key) => ({ name: key.slice(MIGRATIONS_FOLDER.length + 1), read: () => readShippedText(key) }));
+  return files
+    .filter((f) => /^\d{4}_.+\.sql$/.test(f.name))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map(({ name, read }) => {
+      const text = read();
       return {
         version: Number.parseInt(name.slice(0, 4), 10),
         name,

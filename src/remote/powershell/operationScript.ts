@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readShippedText, shippedFilePath } from '../../shippedFiles.js';
 
 /**
  * Builds the self-contained script text of each target-side operation from the `.ps1` files beside
@@ -49,7 +49,7 @@ const OPERATIONS: Readonly<Record<OperationName, OperationDefinition>> = {
 
 /** Absolute path of a `.ps1` file shipped beside this module (src/ in development, dist/ when built). */
 export function powershellFilePath(fileName: string): string {
-  return fileURLToPath(new URL(`./${fileName}`, import.meta.url));
+  return shippedFilePath(`remote/powershell/${fileName}`);
 }
 
 /** Every `.ps1` file the operations are built from, for the parse and compatibility checks. */
@@ -64,17 +64,26 @@ export function operationSourceFiles(): string[] {
 
 const fileTextCache = new Map<string, string>();
 
-function readScriptFile(path: string): string {
-  let text = fileTextCache.get(path);
+/** A surfaces file given by path (the SSH test bed's), or one of this folder's shipped files by name. */
+type ScriptSource = { readonly path: string } | { readonly shipped: string };
+
+function readScriptFile(source: ScriptSource): string {
+  const key = 'path' in source ? `path:${source.path}` : `shipped:${source.shipped}`;
+  let text = fileTextCache.get(key);
   if (text === undefined) {
+    const raw = 'path' in source ? readFileSync(source.path, 'utf8') : readShippedText(`remote/powershell/${source.shipped}`);
     // A byte order mark in the middle of the combined script would be read as a stray character.
-    text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
-    fileTextCache.set(path, text);
+    text = raw.replace(/^\uFEFF/, '');
+    fileTextCache.set(key, text);
   }
   return text;
 }
 
-function combine(parts: readonly string[], finalLine: string): string {
+function shipped(fileName: string): ScriptSource {
+  return { shipped: fileName };
+}
+
+function combine(parts: readonly ScriptSource[], finalLine: string): string {
   return ['param([string]$EncodedArguments)', ...parts.map(readScriptFile), finalLine, ''].join('\n');
 }
 
@@ -90,17 +99,17 @@ const scriptCache = new Map<string, string>();
 
 /** The script text of one operation; it prints (returns) exactly one line of JSON. */
 export function buildOperationScript(operation: OperationName, options: OperationScriptOptions = {}): string {
-  const surfaces = options.surfaces ?? [powershellFilePath(WINDOWS_SURFACES_FILE)];
-  const key = [operation, ...surfaces].join('\0');
+  const surfaces: ScriptSource[] = options.surfaces?.map((file) => ({ path: file })) ?? [shipped(WINDOWS_SURFACES_FILE)];
+  const key = [operation, ...(options.surfaces ?? [])].join('\0');
   let script = scriptCache.get(key);
   if (script === undefined) {
     const definition = OPERATIONS[operation];
     script = combine(
       [
-        powershellFilePath(COMMON_FILE),
+        shipped(COMMON_FILE),
         ...surfaces,
-        ...definition.libraries.map(powershellFilePath),
-        powershellFilePath(definition.file),
+        ...definition.libraries.map(shipped),
+        shipped(definition.file),
       ],
       `Invoke-Operation -EncodedArguments $EncodedArguments -EntryPoint '${definition.entryPoint}'`,
     );
@@ -112,14 +121,14 @@ export function buildOperationScript(operation: OperationName, options: Operatio
 /** The script of the long-lived local process that holds one host's PSSession (see SessionHost.ps1). */
 export function buildSessionHostScript(): string {
   return combine(
-    [powershellFilePath(COMMON_FILE), powershellFilePath(SESSION_HOST_FILE)],
+    [shipped(COMMON_FILE), shipped(SESSION_HOST_FILE)],
     'Invoke-SessionHost -EncodedArguments $EncodedArguments',
   );
 }
 
 /** The few lines passed with -EncodedCommand that read the real script and its argument from stdin. */
 export function localBootstrapScript(): string {
-  return readScriptFile(powershellFilePath(LOCAL_BOOTSTRAP_FILE));
+  return readScriptFile(shipped(LOCAL_BOOTSTRAP_FILE));
 }
 
 /** Arguments as the operations read them: base64 of UTF-8 JSON. */
