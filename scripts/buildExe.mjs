@@ -10,17 +10,21 @@
 //      signs the result: docs/windows-exe.md), then injects the blob with postject.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { shippedFiles } from './shippedFiles.mjs';
 
 const require = createRequire(import.meta.url);
 const root = fileURLToPath(new URL('../', import.meta.url));
-const outDir = path.join(root, 'build', 'exe');
-const workDir = path.join(root, 'build', 'exe-work');
+// --out-dir: where AutoDBAudit.exe goes (default build/exe); the tests build one in a temp folder.
+const { values: args } = parseArgs({ options: { 'out-dir': { type: 'string' } } });
+const outDir = path.resolve(args['out-dir'] ?? path.join(root, 'build', 'exe'));
+const workDir = mkdtempSync(path.join(tmpdir(), 'autodbaudit-exe-'));
 const cacheDir = path.join(root, 'build', 'cache');
 const EXE_NAME = 'AutoDBAudit.exe';
 // The fuse Node.js looks for to know that a blob was injected (node/src/node_sea.cc).
@@ -28,6 +32,7 @@ const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
 function fail(message) {
   process.stderr.write(`build:exe: ${message}\n`);
+  rmSync(workDir, { recursive: true, force: true });
   process.exit(1);
 }
 
@@ -80,7 +85,7 @@ function extractNodeExe(tarball) {
  * is a file offset) is cut off the end of the file and its directory entry zeroed, as
  * `signtool remove /s` does.
  */
-export function removeAuthenticodeSignature(file) {
+function removeAuthenticodeSignature(file) {
   const pe = readFileSync(file);
   const header = pe.readUInt32LE(0x3c);
   if (pe.toString('latin1', header, header + 4) !== 'PE\0\0') fail(`${file} is not a PE file`);
@@ -105,8 +110,6 @@ export function removeAuthenticodeSignature(file) {
 async function main() {
   const windowsNode = pinnedWindowsNode();
   if (!existsSync(path.join(root, 'dist', 'cli', 'main.js'))) fail('dist/ is missing: run npm run build first');
-  rmSync(workDir, { recursive: true, force: true });
-  mkdirSync(workDir, { recursive: true });
   mkdirSync(outDir, { recursive: true });
 
   step('bundling dist/cli/main.js');
@@ -170,7 +173,9 @@ async function main() {
     console.log = log;
   }
   const megabytes = (statSync(exe).size / 1024 / 1024).toFixed(1);
-  step(`${path.relative(root, exe)}: ${megabytes} MB (Node.js ${windowsNode.version} for Windows x64, unsigned)`);
+  step(`${exe}: ${megabytes} MB (Node.js ${windowsNode.version} for Windows x64, unsigned)`);
 }
 
-main().catch((error) => fail(error instanceof Error ? (error.stack ?? error.message) : String(error)));
+main()
+  .catch((error) => fail(error instanceof Error ? (error.stack ?? error.message) : String(error)))
+  .finally(() => rmSync(workDir, { recursive: true, force: true }));
