@@ -1,6 +1,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { getAsset, getAssetKeys, isSea } from 'node:sea';
+// A namespace import: an older Node (one that runs npm, not this program) lacks some of these, and
+// a named import of a missing export would stop the CLI before it can say which Node it needs.
+import * as sea from 'node:sea';
 import { fileURLToPath } from 'node:url';
 
 /*
@@ -13,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 
 /** True in AutoDBAudit.exe. */
 export function runningAsExecutable(): boolean {
-  return isSea();
+  return sea.isSea();
 }
 
 /** src/ or dist/: the folder this module sits in. */
@@ -27,9 +29,9 @@ export function shippedFilePath(name: string): string {
 }
 
 export function readShippedText(name: string): string {
-  if (isSea()) {
+  if (sea.isSea()) {
     try {
-      return getAsset(name, 'utf8');
+      return sea.getAsset(name, 'utf8');
     } catch (error) {
       throw new Error(`AutoDBAudit.exe carries no file ${name}: ${(error as Error).message}`, { cause: error });
     }
@@ -40,7 +42,7 @@ export function readShippedText(name: string): string {
 /** The names of the files directly in a shipped folder (`store/migrations`), sorted. */
 export function shippedFolderNames(folder: string): string[] {
   const prefix = `${folder}/`;
-  if (isSea()) return getAssetKeys().filter((key) => key.startsWith(prefix) && !key.slice(prefix.length).includes('/')).sort();
+  if (sea.isSea()) return sea.getAssetKeys().filter((key) => key.startsWith(prefix) && !key.slice(prefix.length).includes('/')).sort();
   const dir = shippedFilePath(folder);
   return readdirSync(dir)
     .filter((name) => statSync(path.join(dir, name)).isFile())

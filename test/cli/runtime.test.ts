@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { sqliteUnavailable } from '../../src/store/sqlite.js';
-import { runCli } from '../helpers/runCli.js';
+import { CLI, runCli } from '../helpers/runCli.js';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { optionalDependencies: Record<string, string> };
 const SQLITE_MODULE = pathToFileURL(path.resolve('dist/store/sqlite.js')).href;
@@ -28,6 +28,27 @@ describe('the pinned Node.js runtime', () => {
   it('is a Node.js 22 LTS release (supported until 2027-04-30) with node:sqlite', () => {
     expect(process.versions.node.split('.')[0]).toBe('22');
     expect(sqliteUnavailable()).toBeUndefined();
+  });
+});
+
+/** The machine's own Node (the one that runs `npm ci`), when it is older than the pinned one. */
+function olderSystemNode(): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir.includes('node_modules')) continue;
+    const candidate = path.join(dir, 'node');
+    if (!existsSync(candidate)) continue;
+    const version = spawnSync(candidate, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout.trim();
+    if (Number(version.split('.')[0]) < 22) return candidate;
+  }
+  return undefined;
+}
+const OLDER_NODE = olderSystemNode();
+
+describe('started with an older Node.js', () => {
+  it.skipIf(!OLDER_NODE)('the CLI says which runtime it needs and exits 2, before anything else', () => {
+    const result = spawnSync(OLDER_NODE!, [CLI, '--hotfix-plan', '--offline', '--config', 'examples/lab/config/audit_config.json'], { encoding: 'utf8' });
+    expect(result.stderr).toMatch(/^error: this Node\.js \(v\d+\.\d+\.\d+\) has no node:sqlite; AutoDBAudit runs on the Node\.js pinned in package\.json/);
+    expect(result.status).toBe(2);
   });
 });
 
