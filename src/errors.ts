@@ -63,6 +63,31 @@ export class RemoteOperationError extends Error {
   }
 }
 
+/**
+ * Another process took the run lock over (this one was paused or hung past the heartbeat's
+ * staleness): this process starts nothing more and records nothing more; the new owner settles
+ * what it left. Exit 5.
+ */
+export class LockLostError extends Error {
+  readonly code = 'LOCK_LOST';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LockLostError';
+  }
+}
+
+/**
+ * history.db, the log folder or the disk under them cannot take the tool's writes (read-only, full,
+ * busy past the wait, written by a newer version): exit 2, said plainly, before anything starts.
+ */
+export class StorageError extends Error {
+  readonly code = 'STORAGE';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageError';
+  }
+}
+
 /** The operator cancelled (Ctrl+C, SIGTERM): exit 130. */
 export class CancelledError extends Error {
   readonly code = 'CANCELLED';

@@ -10,6 +10,11 @@ export const EXIT = {
   connectivity: 3,
   /** An unexpected internal error: the message and stack trace are printed. */
   internal: 4,
-  /** Cancelled by the operator (Ctrl+C, SIGTERM). */
+  /**
+   * This process lost the run lock while deploying (it was paused past the heartbeat's staleness and
+   * another process took over): it stopped without recording more; the new owner settles the run.
+   */
+  lockLost: 5,
+  /** Cancelled by the operator (Ctrl+C, SIGTERM, SIGHUP, SIGQUIT). */
   cancelled: 130,
 } as const;

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
-import { CancelledError, ConfigError, ConnectivityError, formatProblem, RefusalError } from '../errors.js';
+import { CancelledError, ConfigError, ConnectivityError, formatProblem, LockLostError, RefusalError, StorageError } from '../errors.js';
 import { sqliteUnavailable } from '../store/sqlite.js';
+import { describeStorageFailure } from '../store/storageFailure.js';
 import { EXIT } from './exitCodes.js';
 import { buildProgram, type CliOptions, readOptions } from './options.js';
 
@@ -74,6 +75,14 @@ function reportError(error: unknown, options: CliOptions): number {
     process.stderr.write(`Refused: ${error.message}\n`);
     return EXIT.config;
   }
+  if (error instanceof StorageError) {
+    process.stderr.write(`Refused: ${error.message}\n`);
+    return EXIT.config;
+  }
+  if (error instanceof LockLostError) {
+    process.stderr.write(`Stopped: ${error.message}. The process that holds the lock now settles what this one left; see --hotfix-history.\n`);
+    return EXIT.lockLost;
+  }
   if (error instanceof ConnectivityError) {
     process.stderr.write(`Connectivity error: ${error.message}\n`);
     return EXIT.connectivity;
@@ -82,9 +91,23 @@ function reportError(error: unknown, options: CliOptions): number {
     process.stderr.write(`${error.message}\n`);
     return EXIT.cancelled;
   }
+  const storage = describeStorageFailure(error);
+  if (storage !== null) {
+    process.stderr.write(`Refused: history.db: ${storage}\n`);
+    return EXIT.config;
+  }
   const detail = error instanceof Error ? (options.verbose || options.logLevel === 'debug' ? error.stack : error.message) : String(error);
   process.stderr.write(`Internal error: ${detail}\nThis is a defect in autodbaudit; run again with --verbose for the stack trace.\n`);
   return EXIT.internal;
+}
+
+// A closed pipe (`| head -3`) or a closed terminal must not kill a deployment: output that cannot be
+// shown is dropped; the log file and history.db still receive everything.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE' || error.code === 'EIO' || error.code === 'ERR_STREAM_DESTROYED') return;
+    throw error;
+  });
 }
 
 main(process.argv.slice(2)).then(

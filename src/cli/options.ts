@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { TIMEOUT_MINUTES } from '../config/schemas.js';
 import { runningAsExecutable } from '../shippedFiles.js';
 import type { EventLevel } from '../store/states.js';
 import { parseLogLevel } from './logger.js';
@@ -42,9 +43,12 @@ function positiveInteger(value: string): number {
   return n;
 }
 
-function positiveNumber(value: string): number {
+/** A time limit in minutes, within the same bounds as the configuration's. */
+function timeoutMinutesOption(value: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
+  if (!Number.isFinite(n) || n < TIMEOUT_MINUTES.min || n > TIMEOUT_MINUTES.max) {
+    throw new InvalidArgumentError(`expected a number of minutes from ${TIMEOUT_MINUTES.min} (0.6 s) to ${TIMEOUT_MINUTES.max} (one week)`);
+  }
   return n;
 }
 
@@ -91,7 +95,7 @@ export function buildProgram(): Command {
     .option('--retry-failed', "start a new run for the latest run's failed and partial targets")
     .option('--run-id <n>', 'the run to resume, report or show', positiveInteger)
     .option('--max-concurrent <n>', 'hosts patched at once (overrides max_concurrent_servers)', positiveInteger)
-    .option('--step-timeout-minutes <n>', 'time allowed per installer (overrides step_timeout_minutes)', positiveNumber)
+    .option('--step-timeout-minutes <n>', 'time allowed per installer (overrides step_timeout_minutes)', timeoutMinutesOption)
     .option('--window-end <time>', 'end of the maintenance window, ISO-8601 with offset (overrides maintenance_window.end)', parseWindowEnd)
     .option('--stage-only', 'with --deploy-hotfixes: copy and verify every planned installer on its host (with pre-flight); install nothing')
     .option('--continue-after-halt', 'with --deploy-hotfixes --resume: go on with the waves after one that halted the run')

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import type { z } from 'zod';
 import type { ConfigProblem } from '../errors.js';
@@ -108,7 +109,12 @@ function readJsonFile<S extends z.ZodType>(
 ): z.infer<S> | null {
   let text: string;
   try {
-    text = readFileSync(absolute, 'utf8');
+    const read = readConfigText(absolute);
+    if (typeof read !== 'string') {
+      problems.push({ file: name, path: '', message: read.problem });
+      return null;
+    }
+    text = read;
   } catch (error) {
     if (required) {
       const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : `cannot be read (${String(error)})`;
@@ -133,6 +139,34 @@ function readJsonFile<S extends z.ZodType>(
     return null;
   }
   return explained.length > 0 ? null : parsed.data;
+}
+
+/** No configuration file comes near this; a bigger one is a mistake (a wrong path, a device). */
+export const MAX_CONFIG_FILE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Reads a configuration file that must be a regular file of bounded size: a device (`/dev/zero`,
+ * `CON`), a FIFO or a folder is refused instead of being read until memory runs out.
+ */
+function readConfigText(absolute: string): string | { problem: string } {
+  const fd = openSync(absolute, 'r');
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) return { problem: `is not a regular file (${stat.isDirectory() ? 'a folder' : 'a device, pipe or socket'}); name a JSON file` };
+    if (stat.size > MAX_CONFIG_FILE_BYTES) return { problem: `is ${stat.size} bytes; a configuration file is at most ${MAX_CONFIG_FILE_BYTES} bytes` };
+    const buffer = Buffer.alloc(Math.min(stat.size, MAX_CONFIG_FILE_BYTES) + 1);
+    let length = 0;
+    for (;;) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+      // The file grew while being read past the bound.
+      if (length === buffer.length) return { problem: `is larger than ${MAX_CONFIG_FILE_BYTES} bytes or still growing` };
+    }
+    return buffer.subarray(0, length).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function describeSyntaxError(text: string, error: unknown): string {
@@ -228,6 +262,8 @@ function mappingProblems(file: string, mapping: MappingFile): ConfigProblem[] {
     }
     const seenOrder = new Map<number, number>();
     entry.files.forEach((f, j) => {
+      const nameProblem = installerFileNameProblem(f.filename);
+      if (nameProblem) problems.push({ file, path: `${at}.files[${j}].filename`, message: nameProblem });
       const earlier = seenOrder.get(f.order);
       if (earlier !== undefined) {
         problems.push({ file, path: `${at}.files[${j}].order`, message: `order ${f.order} is also used by files[${earlier}]; each installer needs its own position` });
@@ -297,6 +333,9 @@ function targetProblems(file: string, targetsFile: TargetsFile, settings: Hotfix
         path: `${at}.server`,
         message: `${JSON.stringify(t.server)} is not a host name${instance ? `: write "server": ${JSON.stringify(host)} and "instance": ${JSON.stringify(instance)}` : ''}`,
       });
+    } else {
+      const hostProblem = hostNameProblem(t.server);
+      if (hostProblem) problems.push({ file, path: `${at}.server`, message: hostProblem });
     }
     const key = `${t.server.toLowerCase()}\\${t.instance.toLowerCase()}`;
     const earlier = seen.get(key);
@@ -332,4 +371,39 @@ function targetProblems(file: string, targetsFile: TargetsFile, settings: Hotfix
   });
   problems.push(...unlistedInstanceProblems(file, targetsFile));
   return problems;
+}
+
+/**
+ * The rule the target side enforces on an installer's file name (Assert-PlainFileName in
+ * src/remote/powershell/Operation.Common.ps1): checked at load, so a name no target can take is a
+ * configuration error instead of a failure at staging.
+ */
+export const PLAIN_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._ ()+-]{0,199}$/;
+
+export function installerFileNameProblem(name: string): string | null {
+  if (PLAIN_FILE_NAME.test(name) && !name.includes('..')) return null;
+  return `${JSON.stringify(name)} is not a plain file name the targets accept: start with a letter or digit, then up to 199 letters, digits, spaces, ".", "_", "-", "+", "(" or ")", without ".."`;
+}
+
+/**
+ * What Windows allows for a host to connect to: an IP address, or a name of dot-separated labels
+ * (a NetBIOS computer name or a DNS name) of letters, digits, "-" and "_", each label 1 to 63
+ * characters and not starting or ending with "-", 253 characters in all, and not only digits.
+ */
+export function hostNameProblem(server: string): string | null {
+  if (isIP(server) !== 0) return null;
+  const fix = 'use letters, digits and "-" (dots between the labels of a DNS name), or an IP address';
+  if (server.length > 253) return `${JSON.stringify(server)} is not a valid host name: longer than 253 characters`;
+  const labels = server.replace(/\.$/, '').split('.');
+  for (const label of labels) {
+    if (label.length === 0) return `${JSON.stringify(server)} is not a valid host name: an empty label (two dots, or a leading dot); ${fix}`;
+    if (label.length > 63) return `${JSON.stringify(server)} is not a valid host name: the label ${JSON.stringify(label)} is longer than 63 characters`;
+    if (!/^[\p{L}\p{N}_-]+$/u.test(label)) {
+      const bad = [...new Set([...label].filter((c) => !/[\p{L}\p{N}_-]/u.test(c)))].map((c) => JSON.stringify(c)).join(', ');
+      return `${JSON.stringify(server)} is not a valid host name: ${bad} cannot appear in a Windows host name; ${fix}`;
+    }
+    if (label.startsWith('-') || label.endsWith('-')) return `${JSON.stringify(server)} is not a valid host name: a label cannot start or end with "-"`;
+  }
+  if (labels.length === 1 && /^\p{N}+$/u.test(server)) return `${JSON.stringify(server)} is not a valid host name: a computer name cannot be only digits`;
+  return null;
 }

@@ -47,12 +47,31 @@ export const sshOptionsSchema = z
   .strictObject({
     known_hosts: nonEmpty.optional().describe('known_hosts file that host keys are verified against (relative to root).'),
     trust_on_first_use: z.boolean().default(false).describe('Accept and record an unknown host key; changed keys are always refused.'),
-    connect_timeout_seconds: z.number().positive().default(15),
-    keepalive_seconds: z.number().positive().default(15),
+    connect_timeout_seconds: waitSeconds().default(15),
+    keepalive_seconds: waitSeconds().default(15),
     powershell: nonEmpty.default('powershell').describe('PowerShell command on the target (powershell or pwsh).'),
     staging_concurrency: z.number().int().min(1).max(64).default(8),
   })
   .describe('OpenSSH transport options.');
+
+/**
+ * A time limit in minutes. At least 0.01 (0.6 s: the lab's tests run installers in fractions of a
+ * second) and at most a week: far below the 24.8 days (2^31-1 ms) a Node.js timer can hold, beyond
+ * which the timer fires at once, and no real installer or restart needs longer.
+ */
+export const TIMEOUT_MINUTES = { min: 0.01, max: 10_080 } as const;
+
+export function timeoutMinutes() {
+  return z
+    .number()
+    .min(TIMEOUT_MINUTES.min, `expected at least ${TIMEOUT_MINUTES.min} minutes (0.6 s)`)
+    .max(TIMEOUT_MINUTES.max, `expected at most ${TIMEOUT_MINUTES.max} minutes (one week)`);
+}
+
+/** A wait in seconds for a connection or keepalive: at least 0.1 s, at most an hour. */
+function waitSeconds() {
+  return z.number().min(0.1, 'expected at least 0.1 seconds').max(3600, 'expected at most 3600 seconds (one hour)');
+}
 
 export const availabilityGroupSettingsSchema = z
   .strictObject({
@@ -60,9 +79,7 @@ export const availabilityGroupSettingsSchema = z
       .boolean()
       .default(true)
       .describe('After a rolling update, fail each availability group back to the replica that was primary before.'),
-    sync_timeout_minutes: z
-      .number()
-      .positive('expected a positive number of minutes')
+    sync_timeout_minutes: timeoutMinutes()
       .default(30)
       .describe('How long a patched replica may take to be SYNCHRONIZED again before its availability group stops.'),
   })
@@ -91,7 +108,7 @@ export const waveSchema = z
       .nonnegative()
       .default(0)
       .describe('Hosts of this wave that may fail (failed, partial, or skipped for a problem) before the run halts.'),
-    soak_minutes: z.number().nonnegative().default(0).describe('Time to wait after the wave before its outcome is judged and the next wave starts.'),
+    soak_minutes: z.number().nonnegative().max(TIMEOUT_MINUTES.max, `expected at most ${TIMEOUT_MINUTES.max} minutes (one week)`).default(0).describe('Time to wait after the wave before its outcome is judged and the next wave starts.'),
   })
   .describe('A wave: its hosts all finish, soak, and pass their failure budget before the next wave starts.');
 
@@ -100,7 +117,7 @@ export const hotfixSettingsSchema = z.strictObject({
   targets: nonEmpty.default('config/sql_targets.json'),
   output_dir: nonEmpty.default('output'),
   max_concurrent_servers: z.number().int().min(1, 'expected at least 1').max(1000).default(3),
-  step_timeout_minutes: z.number().positive('expected a positive number of minutes').default(30),
+  step_timeout_minutes: timeoutMinutes().default(30),
   transport: z.enum(TRANSPORT_NAMES).default('winrm'),
   staging_dir: nonEmpty.default('C:\\Windows\\Temp\\AutoDBAudit'),
   min_free_disk_gb: z

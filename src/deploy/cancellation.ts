@@ -29,6 +29,14 @@ export class Cancellation {
     return this.level;
   }
 
+  /** Stops at once (the run lock was lost): nothing new starts and every wait gives up. */
+  stopNow(): void {
+    if (this.level >= 2) return;
+    this.level = 2;
+    this.abortController.abort();
+    for (const listener of this.listeners) listener(this.level);
+  }
+
   onRequest(listener: (level: number) => void): void {
     this.listeners.push(listener);
   }

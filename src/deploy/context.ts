@@ -35,4 +35,6 @@ export interface DeployContext {
    * once: copying is bound by the network, installing by the fleet's tolerance. Absent: no limit.
    */
   readonly stagingSlots?: (<T>(copy: () => Promise<T>) => Promise<T>) | undefined;
+  /** Only these hosts (lower-case names) are worked on (`--resume --server`); null or absent for every host. */
+  readonly hosts?: ReadonlySet<string> | null | undefined;
 }

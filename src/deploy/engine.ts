@@ -1,3 +1,4 @@
+import { LockLostError } from '../errors.js';
 import type { TargetRow } from '../store/history.js';
 import { isFinalActionStatus, type RunStatus } from '../store/states.js';
 import type { HostContext } from './actions/types.js';
@@ -30,13 +31,20 @@ export async function executeRun(ctx: DeployContext): Promise<RunOutcome> {
   ensureRunGraph(history, runId);
   const graph = RunGraph.load(history, runId);
   const withWork = graph.servers().filter((server) => graph.ofHost(server).some((a) => !isFinalActionStatus(a.status)));
-  const wanted = new Set(withWork.map((s) => s.toLowerCase()));
+  // `--resume --server`: only the hosts named are worked on; the others stay as they are.
+  const wanted = new Set(withWork.map((s) => s.toLowerCase()).filter((s) => !ctx.hosts || ctx.hosts.has(s)));
   const work = orderHostsByExpectedWork(loadHostWork(history, runId, withWork), history.typicalInstallerDurations()).filter((w) =>
     wanted.has(w.server.toLowerCase()),
   );
   const hosts = work.map((w): HostContext => ({ server: w.server, work: w, session: null, staged: new Map() }));
-  const ends = await new Scheduler(ctx, graph, hosts).run();
-  const unfinished = [...ends.values()].some((end) => end !== 'finished');
+  const scheduler = new Scheduler(ctx, graph, hosts);
+  const ends = await scheduler.run();
+  // A process that lost the run lock records nothing more (not even the run's end): the new owner settles it.
+  if (history.lockLost) throw new LockLostError('this process lost the run lock while deploying; it recorded nothing more');
+  if (scheduler.storageFailure !== null) throw scheduler.storageFailure;
+  const left = history.unfinishedWork(runId);
+  // A run is finished only when every target and step is: a host that ended early leaves it interrupted.
+  const unfinished = [...ends.values()].some((end) => end !== 'finished') || left.targets > 0 || left.steps > 0;
   const targets = history.targets(runId);
   const verdict = judgeRun(targets);
   const cancelled = ctx.cancellation.stopStarting && unfinished;

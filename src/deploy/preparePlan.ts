@@ -4,15 +4,16 @@ import { checkMapping, type MappingFinding } from '../catalog/mappingChecks.js';
 import { loadBuildCatalog } from '../config/buildCatalog.js';
 import { type Config, loadConfig } from '../config/load.js';
 import { displayPath } from '../config/paths.js';
-import { ConfigError, type ConfigProblem, formatProblem } from '../errors.js';
+import { ConfigError, type ConfigProblem, formatProblem, StorageError } from '../errors.js';
 import { discoverInventory, recordedInventory } from '../inventory/discovery.js';
 import { type KnownTarget, mergeTargets, selectTargets } from '../inventory/targets.js';
 import { buildPlan, type PlanResult } from '../plan/planner.js';
 import type { TransportProvider } from '../remote/transports.js';
-import { openHistory, type HistoryDb } from '../store/database.js';
+import { describeStorageFailure, openHistory, type HistoryDb } from '../store/database.js';
 import { activeServers, recordDiscovery } from '../store/servers.js';
 import { familyOf } from '../sqlserver/family.js';
 import { parseBuild } from '../sqlserver/buildNumber.js';
+import { missingSecretVariables } from '../remote/credentials.js';
 import { checkInstallerFiles } from './localInstallers.js';
 
 /** Loads the configuration or throws a ConfigError listing every problem. */
@@ -36,8 +37,13 @@ export interface PreparedPlan extends PlanResult {
   readonly mappingFindings: readonly MappingFinding[];
 }
 
+/** Per target (`server\instance`, lower-case), installer files (lower-case) not to run again. */
+export type SkippedInstallers = ReadonlyMap<string, ReadonlySet<string>>;
+
 export interface PrepareOptions {
   readonly servers: readonly string[];
+  /** Installers that already succeeded for a target being retried. */
+  readonly skip?: SkippedInstallers | undefined;
   readonly offline: boolean;
   readonly concurrency: number;
   readonly signal?: AbortSignal | undefined;
@@ -67,6 +73,7 @@ export async function preparePlan(
   let inventory = recordedInventory(selected);
   const live = !options.offline && transports !== null;
   if (live) {
+    refuseMissingSecrets(config, selected.map((t) => t.credential));
     const outcome = await discoverInventory(selected, transports, options.concurrency, options.signal);
     inventory = outcome.inventory;
     warnings.push(...outcome.warnings);
@@ -77,7 +84,7 @@ export async function preparePlan(
       }
     })();
   }
-  const result = buildPlan({ mapping: config.mapping, inventory, root: config.root });
+  const result = withoutInstallers(buildPlan({ mapping: config.mapping, inventory, root: config.root }), options.skip);
   const mappingName = displayPath(config.files.mapping);
   const files = checkInstallerFiles(config.mapping, mappingName, config.root, result.plan);
   warnings.push(...files.warnings);
@@ -105,11 +112,50 @@ export async function preparePlan(
   };
 }
 
+/** A credential whose secret variable is not set is the operator's configuration to fix (exit 2), named with the variable. */
+export function refuseMissingSecrets(config: Config, credentials: readonly (string | null | undefined)[]): void {
+  const names = credentials.filter((c): c is string => typeof c === 'string');
+  const missing = missingSecretVariables(config.settings.credentials, names);
+  if (missing.length === 0) return;
+  const file = displayPath(config.files.auditConfig);
+  throw new ConfigError(
+    missing.map((m) => ({
+      file,
+      path: `hotfix.credentials.${m.credential}.${m.key}`,
+      message: `credential ${JSON.stringify(m.credential)} reads its ${m.key === 'password_env' ? 'password' : 'key passphrase'} from the environment variable ${m.variable}, which is not set; set it in this session, then run again`,
+    })),
+  );
+}
+
 export function openHistoryFor(config: Config): HistoryDb {
   try {
     return openHistory(config.historyDbPath);
   } catch (error) {
+    const why = describeStorageFailure(error);
+    if (why !== null) throw new StorageError(`${displayPath(config.historyDbPath)}: ${why}`, { cause: error });
     const problem: ConfigProblem = { file: displayPath(config.historyDbPath), path: '', message: `cannot open the history database: ${String(error)}` };
     throw new ConfigError([problem], { cause: error });
   }
+}
+
+/**
+ * The plan without the installers `skip` names for each target: a host step no target still needs
+ * is dropped, and the host's remaining steps are numbered again from 1.
+ */
+function withoutInstallers(result: PlanResult, skip: SkippedInstallers | undefined): PlanResult {
+  if (!skip || skip.size === 0) return result;
+  const skipped = (server: string, instance: string, installer: string) => skip.get(`${server}\\${instance}`.toLowerCase())?.has(installer.toLowerCase()) === true;
+  const targets = result.plan.targets.map((t) => {
+    const steps = t.steps.filter((s) => !skipped(t.server, t.instance, s.installer)).map((s, i) => ({ ...s, order: i + 1 }));
+    return steps.length === t.steps.length ? t : { ...t, steps };
+  });
+  const byKey = new Map(targets.map((t) => [`${t.server}\\${t.instance}`, t]));
+  const hosts = result.hosts.map((h) => {
+    const steps = h.steps
+      .map((s) => ({ ...s, targets: s.targets.filter((name) => { const t = byKey.get(name); return !t || !skipped(t.server, t.instance, s.installer); }) }))
+      .filter((s) => s.targets.length > 0)
+      .map((s, i) => ({ ...s, order: i + 1 }));
+    return { ...h, targets: h.targets.map((t) => byKey.get(`${t.server}\\${t.instance}`) ?? t), steps };
+  });
+  return { ...result, plan: { ...result.plan, targets }, hosts };
 }

@@ -1,4 +1,5 @@
-import { errorMessage } from '../errors.js';
+import { errorMessage, LockLostError } from '../errors.js';
+import { describeStorageFailure } from '../store/storageFailure.js';
 import type { ActionRow } from '../store/history.js';
 import { isFinalActionStatus } from '../store/states.js';
 import { type HostEnd, hostFailed, visitHost } from './actions/hostVisit.js';
@@ -49,6 +50,8 @@ export class Scheduler implements SchedulerView {
   private runningCount = 0;
   private readonly closing: Promise<void>[] = [];
   private finish: (() => void) | null = null;
+  /** The first failure of history.db itself (busy past the wait, disk full, read-only), if any. */
+  storageFailure: unknown = null;
 
   constructor(
     private readonly ctx: DeployContext,
@@ -177,6 +180,19 @@ export class Scheduler implements SchedulerView {
 
   /** A broken connection or anything unexpected ends this host only; the other hosts carry on. */
   private failHost(host: HostState, action: ActionRow, error: unknown): void {
+    // A process that lost the run lock records nothing more: the new owner settles this host.
+    if (error instanceof LockLostError || this.ctx.history.lockLost) {
+      this.endHost(host, 'interrupted');
+      return;
+    }
+    // history.db cannot take writes: nothing new may start, since it could not be recorded; the
+    // installers already running on other hosts are still waited for (their timeouts enforced).
+    if (describeStorageFailure(error) !== null) {
+      this.storageFailure ??= error;
+      if (!this.ctx.cancellation.stopStarting) this.ctx.cancellation.request();
+      this.endHost(host, 'interrupted');
+      return;
+    }
     try {
       hostFailed(this.ctx, host.context, action, error);
     } catch (recording) {

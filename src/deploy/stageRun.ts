@@ -70,7 +70,7 @@ async function stageHost(ctx: DeployContext, host: HostContext): Promise<'finish
       ctx.observer.stepStarted(server, index, host.work.groups.length, `staging ${group.installer}`);
       try {
         const staged = await stageInstaller(ctx, host, group);
-        history.stepsStagedOnly(runId, group.executionId, server, `${server}: ${group.installer} staged at ${staged.remotePath} and verified; not installed (stage-only run)`);
+        history.stepsStagedOnly(runId, steps.filter((s) => s.status === 'pending').map((s) => s.id), server, `${server}: ${group.installer} staged at ${staged.remotePath} and verified; not installed (stage-only run)`);
       } catch (error) {
         if (error instanceof ConnectivityError) throw error;
         const message = error instanceof StagingError ? error.message : `${server}: staging ${group.installer} failed: ${stripServer(server, errorMessage(error))}`;

@@ -24,6 +24,25 @@ export class CredentialError extends Error {
 }
 
 /**
+ * The environment variables that the named credentials read their secrets from and that are not set:
+ * a configuration error to report before connecting to anything (not a host "unreachable").
+ */
+export function missingSecretVariables(
+  specs: Readonly<Record<string, CredentialSpec>>,
+  names: Iterable<string>,
+  env: NodeJS.ProcessEnv = process.env,
+): { credential: string; key: 'password_env' | 'passphrase_env'; variable: string }[] {
+  const missing: { credential: string; key: 'password_env' | 'passphrase_env'; variable: string }[] = [];
+  for (const name of new Set(names)) {
+    const spec = specs[name];
+    if (!spec) continue;
+    if (spec.password_env && env[spec.password_env] === undefined) missing.push({ credential: name, key: 'password_env', variable: spec.password_env });
+    if (spec.passphrase_env && env[spec.passphrase_env] === undefined) missing.push({ credential: name, key: 'passphrase_env', variable: spec.passphrase_env });
+  }
+  return missing;
+}
+
+/**
  * Turns credential names from sql_targets.json into accounts and secrets, from the places
  * audit_config.json names: an environment variable, a key file, or a prompt (asked once per run).
  * Error messages name the credential and where its secret should be, never the secret.

@@ -3,6 +3,9 @@ import path from 'node:path';
 import { readShippedText, shippedFolderNames } from '../shippedFiles.js';
 import Database from './sqlite.js';
 import { STATE_LISTS } from './states.js';
+import { BUSY_TIMEOUT_MS, NewerSchemaError } from './storageFailure.js';
+
+export { BUSY_TIMEOUT_MS, describeStorageFailure, NewerSchemaError } from './storageFailure.js';
 
 export type HistoryDb = Database.Database;
 
@@ -18,7 +21,7 @@ export interface Migration {
    * the table is rebuilt with every column it has, whoever added them.
    */
   readonly refreshChecks: readonly { table: string; columns: Readonly<Record<string, string>> }[];
-  /** Tables the migration creates: how a database tells that a migration below its level was never applied. */
+  /** Tables (and triggers) the migration creates: how a database tells that a migration below its level was never applied. */
   readonly creates: readonly string[];
 }
 
@@ -40,7 +43,7 @@ export function loadMigrations(dir?: string): Migration[] {
         name,
         sql: fillStateLists(text),
         refreshChecks: refreshDirectives(text),
-        creates: [...text.matchAll(/^CREATE TABLE\s+(\w+)/gm)].map((m) => m[1]!),
+        creates: [...text.matchAll(/^CREATE (?:TABLE|TRIGGER)\s+(\w+)/gm)].map((m) => m[1]!),
       };
     });
 }
@@ -72,12 +75,18 @@ function fillStateLists(sql: string): string {
 export function openHistory(file: string): HistoryDb {
   mkdirSync(path.dirname(file), { recursive: true });
   const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  // NORMAL in WAL mode survives a killed process; only power loss may drop the last transactions.
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 10000');
-  migrate(db);
+  try {
+    // First, so that every statement after it (the WAL switch included) waits for a busy database.
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode survives a killed process; only power loss may drop the last transactions.
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
   return db;
 }
 
@@ -88,8 +97,11 @@ export function openHistory(file: string): HistoryDb {
  */
 export function migrate(db: HistoryDb): void {
   const current = db.pragma('user_version', { simple: true }) as number;
-  const hasTable = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?");
-  for (const migration of loadMigrations()) {
+  const migrations = loadMigrations();
+  const known = Math.max(0, ...migrations.map((m) => m.version));
+  if (current > known) throw new NewerSchemaError(current, known);
+  const hasTable = db.prepare("SELECT 1 FROM sqlite_schema WHERE type IN ('table', 'trigger') AND name = ?");
+  for (const migration of migrations) {
     if (migration.version <= current && migration.creates.every((table) => hasTable.get(table) !== undefined)) continue;
     const rebuilds = migration.refreshChecks.length > 0;
     // A table rebuild drops the old table: with foreign keys on, that would delete through every
@@ -117,7 +129,8 @@ export function migrate(db: HistoryDb): void {
 function rebuildWithCurrentChecks(db: HistoryDb, table: string, columns: Readonly<Record<string, string>>): void {
   const found = db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?").get(table) as { sql: string } | undefined;
   if (!found) throw new Error(`@refresh-checks names table ${table}, which does not exist`);
-  const indexes = db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL").all(table) as { sql: string }[];
+  // Dropping the old table drops its indexes and triggers too: both are created again afterwards.
+  const indexes = db.prepare("SELECT sql FROM sqlite_schema WHERE type IN ('index', 'trigger') AND tbl_name = ? AND sql IS NOT NULL").all(table) as { sql: string }[];
   const temporary = `${table}__rebuild`;
   let sql = found.sql.replace(/^CREATE TABLE\s+("?)(\w+)\1/, `CREATE TABLE ${temporary}`);
   for (const [column, listName] of Object.entries(columns)) {

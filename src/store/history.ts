@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { LockLostError } from '../errors.js';
 import type { HostPlan, PlanTarget } from '../plan/types.js';
 import type { DurationSample } from '../predict/durations.js';
 import { type HistoryDb, nowIso, type StatementCache, statements } from './database.js';
@@ -170,19 +172,84 @@ export interface NewRun {
   readonly liveInventory: boolean;
 }
 
+/** The run lock a deploying process writes under: its token, and whom to tell when it is found lost. */
+interface Fence {
+  readonly token: string;
+  readonly onLost: () => void;
+  lost: boolean;
+}
+
 /**
  * The history of deployments. Every state change is one guarded statement, committed together with
  * its event row before the caller goes on, so that a crash at any instant leaves a true record.
+ *
+ * Every write goes through `write()`, the one door: while a deploying process holds the run lock
+ * (`fenceWith`), the door checks, inside the same IMMEDIATE transaction as the write, that the lock
+ * row still carries this process's token. A process that was paused past the heartbeat's staleness
+ * and lost the lock to another therefore cannot write anything more: its write fails with
+ * LockLostError and nothing of it is committed.
  */
 export class History {
   private readonly listeners: EventListener[] = [];
   private readonly statements: StatementCache;
+  private fence: Fence | null = null;
 
   constructor(
     readonly db: HistoryDb,
     private readonly clock: () => Date = () => new Date(),
   ) {
     this.statements = statements(db);
+  }
+
+  /**
+   * From now on every write must find `token` in the run lock, in the same transaction, or fail with
+   * LockLostError; `onLost` is called once, after the failed write, when that first happens.
+   */
+  fenceWith(token: string, onLost: () => void): void {
+    this.fence = { token, onLost, lost: false };
+  }
+
+  /** The lock was released: writes are no longer fenced. */
+  unfence(): void {
+    this.fence = null;
+  }
+
+  /** True once a fenced write found the lock taken over. */
+  get lockLost(): boolean {
+    return this.fence?.lost === true;
+  }
+
+  /**
+   * The one door for writes to history.db: runs `body` in an IMMEDIATE transaction that first checks
+   * the fence. A new write (a new table, a new kind of row) goes through here, never `db.transaction`.
+   */
+  write<T>(body: () => T): T {
+    try {
+      return this.db
+        .transaction(() => {
+          this.checkFence();
+          return body();
+        })
+        .immediate();
+    } catch (error) {
+      if (error instanceof LockLostError && this.fence && !this.fence.lost) {
+        this.fence.lost = true;
+        this.fence.onLost();
+      }
+      throw error;
+    }
+  }
+
+  private checkFence(): void {
+    const fence = this.fence;
+    if (!fence) return;
+    if (!fence.lost) {
+      const row = this.statements.prepare('SELECT token FROM run_lock WHERE id = 1').get() as { token: string } | undefined;
+      if (row?.token === fence.token) return;
+    }
+    throw new LockLostError(
+      'this process no longer holds the run lock of history.db: another process took the deployment over (this one was paused or stopped answering for longer than the lock allows); it starts nothing more and records nothing more',
+    );
   }
 
   onEvent(listener: EventListener): void {
@@ -198,7 +265,7 @@ export class History {
   }
 
   addEvent(event: NewEvent): void {
-    this.insertEvent(event);
+    this.write(() => this.insertEvent(event));
     this.tell(event);
   }
 
@@ -232,8 +299,7 @@ export class History {
       message: `run ${runId} started (${run.mode}) by ${run.operator} on ${run.host}`,
     });
     const skippedEvents: NewEvent[] = [];
-    const runId = this.db
-      .transaction(() => {
+    const runId = this.write(() => {
         const now = this.now();
         const runId = Number(
           this.statements
@@ -317,8 +383,7 @@ export class History {
         this.insertEvent(started(runId));
         for (const event of skippedEvents) this.insertEvent(event);
         return runId;
-      })
-      .immediate();
+      });
     this.tell(started(runId));
     for (const event of skippedEvents) this.tell(event);
     return runId;
@@ -422,13 +487,12 @@ export class History {
   }
 
   /** A stage-only run: the execution's steps end skipped, their installer staged and verified but not run. */
-  stepsStagedOnly(runId: number, executionId: string, server: string, message: string): void {
+  stepsStagedOnly(runId: number, stepIds: readonly number[], server: string, message: string): void {
     this.transition(
       () => {
-        const changes = this.statements
-          .prepare("UPDATE hotfix_steps SET status = 'skipped', error_message = ?, completed_at = ? WHERE execution_id = ? AND status = 'pending'")
-          .run(message, this.now(), executionId).changes;
-        if (changes === 0) throw new TransitionConflictError(`steps of ${executionId} to skipped (staged only): none was pending`);
+        const stmt = this.statements.prepare("UPDATE hotfix_steps SET status = 'skipped', error_message = ?, completed_at = ? WHERE id = ? AND status = 'pending'");
+        const now = this.now();
+        for (const id of stepIds) this.expectChanged(stmt.run(message, now, id).changes, 1, `step ${id} to skipped (staged only)`);
       },
       { runId, server, level: 'info', kind: 'staged_only', message },
     );
@@ -441,12 +505,10 @@ export class History {
   // ─── transitions ────────────────────────────────────────────────────────────────────────────
 
   private transition(apply: () => void, event: NewEvent): void {
-    this.db
-      .transaction(() => {
-        apply();
-        this.insertEvent(event);
-      })
-      .immediate();
+    this.write(() => {
+      apply();
+      this.insertEvent(event);
+    });
     this.tell(event);
   }
 
@@ -497,22 +559,21 @@ export class History {
 
   hostReached(targetIds: readonly number[]): void {
     const stmt = this.statements.prepare('UPDATE hotfix_targets SET reached = 1 WHERE id = ?');
-    this.db.transaction(() => {
+    this.write(() => {
       for (const id of targetIds) stmt.run(id);
-    })();
+    });
   }
 
   /** Marks the steps of one execution running: the last write before the installer is started. */
-  stepsRunning(runId: number, executionId: string, server: string, message: string): void {
+  stepsRunning(runId: number, stepIds: readonly number[], server: string, message: string): void {
     this.transition(
       () => {
-        const changes = this.statements
-          .prepare(
-            `UPDATE hotfix_steps SET status = 'running', started_at = ?, completed_at = NULL
-             WHERE execution_id = ? AND status IN ('pending', 'interrupted')`,
-          )
-          .run(this.now(), executionId).changes;
-        if (changes === 0) throw new TransitionConflictError(`steps of ${executionId} to running: none was pending`);
+        const stmt = this.statements.prepare(
+          `UPDATE hotfix_steps SET status = 'running', started_at = ?, completed_at = NULL
+           WHERE id = ? AND status IN ('pending', 'interrupted')`,
+        );
+        const now = this.now();
+        for (const id of stepIds) this.expectChanged(stmt.run(now, id).changes, 1, `step ${id} to running`);
       },
       { runId, server, level: 'info', kind: 'step_running', message },
     );
@@ -520,7 +581,7 @@ export class History {
 
   stepsFinished(
     runId: number,
-    executionId: string,
+    stepIds: readonly number[],
     server: string,
     result: {
       status: 'success' | 'failed';
@@ -540,25 +601,29 @@ export class History {
   ): void {
     this.transition(
       () => {
-        const changes = this.statements
-          .prepare(
-            `UPDATE hotfix_steps SET status = ?, completed_at = ?, started_at = COALESCE(?, started_at), exit_code = ?, exit_meaning = ?,
-               duration_ms = ?, output = ?, error_message = ?
-             WHERE execution_id = ? AND status IN ('running', 'interrupted')`,
-          )
-          .run(
+        const stmt = this.statements.prepare(
+          `UPDATE hotfix_steps SET status = ?, completed_at = ?, started_at = COALESCE(?, started_at), exit_code = ?, exit_meaning = ?,
+             duration_ms = ?, output = ?, error_message = ?
+           WHERE id = ? AND status IN ('running', 'interrupted')`,
+        );
+        const completedAt = result.completedAt ?? this.now();
+        for (const id of stepIds) {
+          const changes = stmt.run(
             result.status,
-            result.completedAt ?? this.now(),
+            completedAt,
             result.startedAt ?? null,
             result.exitCode,
             result.exitMeaning,
             result.durationMs,
             result.output,
             result.error,
-            executionId,
+            id,
           ).changes;
-        if (changes === 0) throw new TransitionConflictError(`steps of ${executionId} to ${result.status}: none was running`);
-        if (result.setupVerdict) {
+          this.expectChanged(changes, 1, `step ${id} to ${result.status}`);
+        }
+        if (result.setupVerdict && stepIds.length > 0) {
+          // The verdict belongs to the execution the steps record.
+          const { execution_id: executionId } = this.statements.prepare('SELECT execution_id FROM hotfix_steps WHERE id = ?').get(stepIds[0]) as { execution_id: string };
           this.statements
             .prepare('INSERT OR REPLACE INTO hotfix_setup_verdicts (execution_id, final_result, exit_code, summary_path, recorded_at) VALUES (?, ?, ?, ?, ?)')
             .run(executionId, result.setupVerdict.finalResult, result.setupVerdict.exitCode, result.setupVerdict.summaryPath, this.now());
@@ -569,10 +634,11 @@ export class History {
   }
 
   /** The wait was given up (second Ctrl+C, lost connection); the installer may still run on the target. */
-  stepsInterrupted(runId: number, executionId: string, server: string, message: string, error?: unknown): void {
+  stepsInterrupted(runId: number, stepIds: readonly number[], server: string, message: string, error?: unknown): void {
     this.transition(
       () => {
-        this.statements.prepare("UPDATE hotfix_steps SET status = 'interrupted' WHERE execution_id = ? AND status = 'running'").run(executionId);
+        const stmt = this.statements.prepare("UPDATE hotfix_steps SET status = 'interrupted' WHERE id = ? AND status = 'running'");
+        for (const id of stepIds) stmt.run(id);
       },
       { runId, server, level: 'warn', kind: 'step_interrupted', message, error },
     );
@@ -607,16 +673,46 @@ export class History {
           )
           .run(result.status, result.postBuild, result.requiresRestart ? 1 : 0, result.error, this.now(), targetId).changes;
         this.expectChanged(changes, 1, `target ${targetId} to ${result.status}`);
+        if (result.postBuild !== null) {
+          // The build the post-check read is the newest known: `--hotfix-plan --offline` plans from it.
+          this.statements
+            .prepare('UPDATE servers SET version = ?, last_seen_at = ? WHERE id = (SELECT server_id FROM hotfix_targets WHERE id = ?)')
+            .run(result.postBuild, this.now(), targetId);
+        }
       },
       { runId, targetId, server, level, kind: `target_${result.status}`, message },
     );
   }
 
+  /** How many of a run's targets and steps are not final yet; a run with any is not finished. */
+  unfinishedWork(runId: number): { targets: number; steps: number } {
+    return this.statements
+      .prepare(
+        `SELECT (SELECT count(*) FROM hotfix_targets WHERE hotfix_run_id = ? AND status IN ('pending', 'in_progress')) AS targets,
+                (SELECT count(*) FROM hotfix_steps s JOIN hotfix_targets t ON t.id = s.hotfix_target_id
+                   WHERE t.hotfix_run_id = ? AND s.status IN ('pending', 'running', 'interrupted')) AS steps`,
+      )
+      .get(runId, runId) as { targets: number; steps: number };
+  }
+
+  /**
+   * Closes this process's part of a run. `succeeded`/`failed` are refused (TransitionConflictError)
+   * while any target or step is unfinished; migration 0002's trigger refuses it too.
+   */
   runFinished(runId: number, status: RunStatus, exitCode: number, message: string): void {
     this.transition(
       () => {
+        if (status === 'succeeded' || status === 'failed') {
+          const left = this.unfinishedWork(runId);
+          if (left.targets > 0 || left.steps > 0) {
+            throw new TransitionConflictError(`run ${runId} to ${status}: ${left.targets} target(s) and ${left.steps} step(s) are unfinished`);
+          }
+        }
         const finished = status === 'interrupted' || status === 'running' ? null : this.now();
-        this.statements.prepare('UPDATE hotfix_runs SET status = ?, finished_at = ?, exit_code = ? WHERE id = ?').run(status, finished, exitCode, runId);
+        const changes = this.statements
+          .prepare("UPDATE hotfix_runs SET status = ?, finished_at = ?, exit_code = ? WHERE id = ? AND status = 'running'")
+          .run(status, finished, exitCode, runId).changes;
+        this.expectChanged(changes, 1, `run ${runId} to ${status}`);
       },
       { runId, level: status === 'succeeded' ? 'info' : 'warn', kind: `run_${status}`, message },
     );
@@ -634,16 +730,19 @@ export class History {
   /** Notes why unfinished targets are not done yet (a lost connection), without changing their status. */
   noteTargetErrors(targetIds: readonly number[], message: string): void {
     const stmt = this.statements.prepare('UPDATE hotfix_targets SET error_message = ? WHERE id = ?');
-    this.db.transaction(() => {
+    this.write(() => {
       for (const id of targetIds) stmt.run(message, id);
-    })();
+    });
   }
 
   /** A resumed run is running again. */
   runResumed(runId: number, message: string): void {
     this.transition(
       () => {
-        this.statements.prepare("UPDATE hotfix_runs SET status = 'running', finished_at = NULL, exit_code = NULL WHERE id = ?").run(runId);
+        const changes = this.statements
+          .prepare("UPDATE hotfix_runs SET status = 'running', finished_at = NULL, exit_code = NULL WHERE id = ? AND status IN ('running', 'interrupted')")
+          .run(runId).changes;
+        this.expectChanged(changes, 1, `run ${runId} to running again`);
       },
       { runId, level: 'info', kind: 'run_resumed', message },
     );
@@ -656,8 +755,7 @@ export class History {
    * Returns false and records nothing when the run already has its graph.
    */
   recordGraph(runId: number, actions: readonly NewAction[]): boolean {
-    const recorded = this.db
-      .transaction(() => {
+    const recorded = this.write(() => {
         const existing = this.statements.prepare('SELECT COUNT(*) AS n FROM hotfix_actions WHERE hotfix_run_id = ?').get(runId) as { n: number };
         if (existing.n > 0) return false;
         const insert = this.statements.prepare(
@@ -690,8 +788,7 @@ export class History {
           }
         }
         return true;
-      })
-      .immediate();
+      });
     if (recorded) this.addEvent({ runId, level: 'debug', kind: 'graph_recorded', message: `run ${runId}: ${actions.length} action(s) recorded` });
     return recorded;
   }
@@ -812,7 +909,15 @@ export class History {
   }
 }
 
-/** Names one installer execution on one host within a run; the target uses it to tell if it ran. */
+/**
+ * Names one installer execution on one host within a run; the target uses it to tell if it ran.
+ * The readable part keeps the host name's safe characters; the hash of the whole (lower-case) name
+ * keeps two hosts whose names differ only in other characters apart. At most 128 characters of
+ * `[A-Za-z0-9._-]`, the rule the target side enforces.
+ */
 export function executionId(runId: number, server: string, hostStepOrder: number): string {
-  return `r${runId}-${server.toLowerCase().replace(/[^a-z0-9.-]/g, '_')}-s${hostStepOrder}`;
+  const host = server.toLowerCase();
+  const readable = host.replace(/[^a-z0-9.-]/g, '_').slice(0, 63);
+  const hash = createHash('sha256').update(host, 'utf8').digest('hex').slice(0, 8);
+  return `r${runId}-${readable}-${hash}-s${hostStepOrder}`;
 }

@@ -31,6 +31,24 @@ export interface LockTiming {
 
 export const DEFAULT_LOCK_TIMING: LockTiming = { heartbeatMs: 5_000, staleAfterMs: 60_000 };
 
+/** The environment variable that shortens the staleness (tests of takeover; a site with fast failover). */
+export const LOCK_STALE_ENV = 'AUTODBAUDIT_LOCK_STALE_SECONDS';
+
+/**
+ * The lock's timing: the default, or a staleness from AUTODBAUDIT_LOCK_STALE_SECONDS (0.5 to 3600 s),
+ * with the heartbeat at a fifth of it (at most 5 s). Returns a message instead when the value is unusable.
+ */
+export function lockTimingFromEnv(env: NodeJS.ProcessEnv = process.env): LockTiming | string {
+  const text = env[LOCK_STALE_ENV];
+  if (text === undefined || text.trim() === '') return DEFAULT_LOCK_TIMING;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds < 0.5 || seconds > 3600) {
+    return `${LOCK_STALE_ENV}=${JSON.stringify(text)}: expected a number of seconds from 0.5 to 3600`;
+  }
+  const staleAfterMs = Math.round(seconds * 1000);
+  return { staleAfterMs, heartbeatMs: Math.min(DEFAULT_LOCK_TIMING.heartbeatMs, Math.max(100, Math.round(staleAfterMs / 5))) };
+}
+
 /** Whether a process of this machine is alive; signal 0 only checks. */
 export function processAlive(pid: number): boolean {
   try {
@@ -48,6 +66,8 @@ export function processAlive(pid: number): boolean {
  */
 export class RunLock {
   private timer: NodeJS.Timeout | null = null;
+  private lost = false;
+  private readonly lostListeners: (() => void)[] = [];
 
   private constructor(
     private readonly db: HistoryDb,
@@ -104,14 +124,43 @@ export class RunLock {
       .immediate();
   }
 
+  /** Called once when a heartbeat finds the lock no longer ours (another process took it over). */
+  onLost(listener: () => void): void {
+    this.lostListeners.push(listener);
+  }
+
+  get isLost(): boolean {
+    return this.lost;
+  }
+
   /** Starts refreshing the heartbeat in the background until release. */
   startHeartbeat(): void {
-    this.timer = setInterval(() => this.beat(), this.timing.heartbeatMs);
+    this.timer = setInterval(() => {
+      try {
+        this.beat();
+      } catch {
+        // A busy or failing database: the next beat tries again; writes are fenced anyway.
+      }
+    }, this.timing.heartbeatMs);
     this.timer.unref();
   }
 
-  beat(now: number = Date.now()): void {
-    this.db.prepare('UPDATE run_lock SET heartbeat_at = ? WHERE id = 1 AND token = ?').run(new Date(now).toISOString(), this.token);
+  /** Refreshes the heartbeat; returns false (and tells the listeners, once) when the lock is no longer ours. */
+  beat(now: number = Date.now()): boolean {
+    if (this.lost) return false;
+    const changes = this.db.prepare('UPDATE run_lock SET heartbeat_at = ? WHERE id = 1 AND token = ?').run(new Date(now).toISOString(), this.token).changes;
+    if (changes === 1) return true;
+    this.markLost();
+    return false;
+  }
+
+  /** Someone found the lock taken over (a heartbeat, or a fenced write): stop beating and tell the listeners. */
+  markLost(): void {
+    if (this.lost) return;
+    this.lost = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    for (const listener of this.lostListeners) listener();
   }
 
   setRun(runId: number): void {

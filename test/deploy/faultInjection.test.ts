@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -132,5 +132,131 @@ describe('fault injection: SIGKILL at many moments, then --resume', () => {
 
   it('actually crashed the orchestrator in most scenarios', () => {
     expect(crashed.length).toBeGreaterThanOrEqual(20);
+  });
+});
+
+/** Everything history.db holds, as text: a snapshot to compare before and after a process wakes up. */
+function historySnapshot(root: string): string {
+  return ['hotfix_runs', 'hotfix_targets', 'hotfix_steps', 'hotfix_events', 'run_lock', 'servers']
+    .map((table) => JSON.stringify(readHistory(root, `SELECT * FROM ${table} ORDER BY rowid`)))
+    .join('\n');
+}
+
+function runningSteps(root: string): number {
+  try {
+    return readHistory<{ n: number }>(root, "SELECT count(*) AS n FROM hotfix_steps WHERE status = 'running'")[0]!.n;
+  } catch {
+    // history.db or its tables do not exist yet.
+    return 0;
+  }
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+function spawnCli(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return { child, closed, output: () => output };
+}
+
+/** Runs a command on a pseudo-terminal (util-linux `script`), so the CLI asks its y/N question for real. */
+function spawnTerminal(command: string, env: Record<string, string>) {
+  const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return { child, closed, output: () => output, answer: (text: string) => child.stdin.write(text) };
+}
+
+const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
+// Heartbeats and takeover in about a second instead of a minute.
+const FAST_LOCK = { AUTODBAUDIT_LOCK_STALE_SECONDS: '1' };
+
+describe('one run, one owner', () => {
+  const slowFleet = () =>
+    labFleet([{ server: 'P1' }, { server: 'P2' }, { server: 'P3', version: '16.0.4085.0' }], {
+      hotfix: { max_concurrent_servers: 1, step_timeout_minutes: 10 },
+      // 30 simulated seconds per installer: 1.5 s of real time each.
+      timeScale: 0.05,
+    });
+
+  it('a paused owner (SIGSTOP past the staleness) loses the lock: the new owner settles the run, the old one stops without writing', async () => {
+    const fleet = slowFleet();
+    const first = spawnCli(['--deploy-hotfixes', '--yes', '--config', fleet.config], FAST_LOCK);
+    await until('an installer running', () => runningSteps(fleet.root) > 0);
+    first.child.kill('SIGSTOP');
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const second = cli(fleet.config, ['--resume'], FAST_LOCK);
+      expect(second.stderr).toMatch(/took over a stale run lock/);
+      expect([0, 1]).toContain(second.status);
+    } finally {
+      first.child.kill('SIGCONT');
+    }
+    const settled = historySnapshot(fleet.root);
+    const code = await first.closed;
+    expect(code, first.output()).toBe(5);
+    expect(first.output()).toMatch(/Stopped: this process no longer holds the run lock/);
+    // The first process wrote nothing after it woke up.
+    expect(historySnapshot(fleet.root)).toBe(settled);
+    expect(readHistory<{ status: string }>(fleet.root, 'SELECT status FROM hotfix_runs')).toEqual([{ status: 'succeeded' }]);
+    expect(readHistory(fleet.root, "SELECT id FROM hotfix_targets WHERE status IN ('pending', 'in_progress')")).toEqual([]);
+    expect(readHistory(fleet.root, "SELECT id FROM hotfix_steps WHERE status IN ('pending', 'running', 'interrupted')")).toEqual([]);
+    const keys = labExecutions(fleet.root).map((e) => `${e.server}/${e.installer}`);
+    expect(keys.sort()).toEqual(['P1/CU30.exe', 'P2/CU30.exe', 'P3/CU16.exe']);
+  });
+
+  it.skipIf(!hasScript)('a deploy that waited at its prompt while another run completed plans again under the lock and refuses, naming what changed', async () => {
+    const fleet = slowFleet();
+    const waiting = spawnTerminal(
+      [process.execPath, CLI, '--deploy-hotfixes', '--config', fleet.config].map((a) => `'${a}'`).join(' '),
+      FAST_LOCK,
+    );
+    await until('the prompt', () => /\[y\/N\]/.test(waiting.output()));
+    const other = cli(fleet.config, [], FAST_LOCK);
+    expect(other.status, other.stderr).toBe(0);
+    waiting.answer('y\n');
+    const code = await waiting.closed;
+    expect(code, waiting.output()).toBe(2);
+    expect(waiting.output()).toMatch(/the plan changed while waiting for confirmation, so nothing was started: P1\\MSSQLSERVER is now at build 15\.0\.4395\.2 \(was 15\.0\.4298\.1\), up to date \(was pending\)/);
+    expect(readHistory(fleet.root, 'SELECT id FROM hotfix_runs')).toEqual([{ id: 1 }]);
+    const keys = labExecutions(fleet.root).map((e) => `${e.server}/${e.installer}`);
+    expect(keys.sort()).toEqual(['P1/CU30.exe', 'P2/CU30.exe', 'P3/CU16.exe']);
+  });
+
+  it.skipIf(!hasScript)('a deploy that waited at its prompt while another run was killed refuses to start a second run beside the unfinished one', async () => {
+    const fleet = slowFleet();
+    const waiting = spawnTerminal(
+      [process.execPath, CLI, '--deploy-hotfixes', '--config', fleet.config].map((a) => `'${a}'`).join(' '),
+      FAST_LOCK,
+    );
+    await until('the prompt', () => /\[y\/N\]/.test(waiting.output()));
+    const killed = cli(fleet.config, [], { ...FAST_LOCK, AUTODBAUDIT_CRASH_AT: 'step-marked-running:1' });
+    expect(killed.signal).toBe('SIGKILL');
+    waiting.answer('y\n');
+    const code = await waiting.closed;
+    expect(code, waiting.output()).toBe(2);
+    expect(waiting.output()).toMatch(/run 1 \(started .*\) is unfinished \(running\); continue it with --deploy-hotfixes --resume/);
+    expect(readHistory(fleet.root, 'SELECT id FROM hotfix_runs')).toEqual([{ id: 1 }]);
+    // Killed just before its first installer started; the waiting deploy started none either.
+    expect(labExecutions(fleet.root)).toEqual([]);
   });
 });

@@ -131,6 +131,15 @@ function stepIds(history: History, runId: number, server: string): number[] {
     .map((s) => s.id);
 }
 
+/** The step rows one installer execution on a host records. */
+function executionSteps(history: History, runId: number, server: string, hostOrder: number): number[] {
+  const execution = executionId(runId, server, hostOrder);
+  return history
+    .steps(runId)
+    .filter((s) => s.execution_id === execution)
+    .map((s) => s.id);
+}
+
 const MINUTE = 60_000;
 
 /** Runs one installer execution to its end, as the engine records it. */
@@ -142,7 +151,7 @@ function execute(
   hostOrder: number,
   result: { exitCode: number; exitMeaning: string | null; minutes: number; error?: string },
 ): void {
-  const execution = executionId(runId, server, hostOrder);
+  const execution = executionSteps(history, runId, server, hostOrder);
   const installer = `step ${hostOrder}`;
   history.stepsRunning(runId, execution, server, `${server}: ${installer} started`);
   clock.advance(result.minutes * MINUTE);
@@ -233,11 +242,11 @@ export function makeRunWithOneTargetInEachState(history: History, clock: Steppin
   });
 
   started('SQL-RUNNING');
-  history.stepsRunning(runId, executionId(runId, 'SQL-RUNNING', 1), 'SQL-RUNNING', 'SQL-RUNNING: CU30.exe started');
+  history.stepsRunning(runId, executionSteps(history, runId, 'SQL-RUNNING', 1), 'SQL-RUNNING', 'SQL-RUNNING: CU30.exe started');
   started('SQL-INTERRUPTED');
-  history.stepsRunning(runId, executionId(runId, 'SQL-INTERRUPTED', 1), 'SQL-INTERRUPTED', 'SQL-INTERRUPTED: CU16.exe started');
+  history.stepsRunning(runId, executionSteps(history, runId, 'SQL-INTERRUPTED', 1), 'SQL-INTERRUPTED', 'SQL-INTERRUPTED: CU16.exe started');
   clock.advance(2 * MINUTE);
-  history.stepsInterrupted(runId, executionId(runId, 'SQL-INTERRUPTED', 1), 'SQL-INTERRUPTED', 'SQL-INTERRUPTED: no longer waiting for CU16.exe');
+  history.stepsInterrupted(runId, executionSteps(history, runId, 'SQL-INTERRUPTED', 1), 'SQL-INTERRUPTED', 'SQL-INTERRUPTED: no longer waiting for CU16.exe');
   history.runFinished(runId, 'interrupted', 130, `run ${runId} interrupted`);
   return recorded(history, runId);
 }

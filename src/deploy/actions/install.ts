@@ -68,9 +68,9 @@ async function runExecution(ctx: DeployContext, host: HostContext, group: Execut
   try {
     stage = await stageInstaller(ctx, host, group);
   } catch (error) {
-    if (group.status === 'pending') history.stepsRunning(runId, group.executionId, server, `${label}: staging`);
+    if (group.status === 'pending') history.stepsRunning(runId, stepIdsOf(group), server, `${label}: staging`);
     const message = error instanceof StagingError ? error.message : `${label}: staging failed: ${stripServer(server, errorMessage(error))}`;
-    history.stepsFinished(runId, group.executionId, server, failedStep(message), 'error', message, error);
+    history.stepsFinished(runId, stepIdsOf(group), server, failedStep(message), 'error', message, error);
     return 'finished';
   }
 
@@ -81,11 +81,11 @@ async function runExecution(ctx: DeployContext, host: HostContext, group: Execut
       recordResult(ctx, group, label, settled.result.result, { startedAt: settled.result.startedAt, completedAt: settled.result.completedAt });
       return 'finished';
     }
-    if (group.status === 'interrupted') history.stepsRunning(runId, group.executionId, server, `${label}: resumed`);
+    if (group.status === 'interrupted') history.stepsRunning(runId, stepIdsOf(group), server, `${label}: resumed`);
     const found = settled.found === 'running' ? 'still running on the target; waiting for it' : 'had not started on the target; starting it';
     history.addEvent({ runId, server, level: 'info', kind: 'step_settled', message: `${label}: ${found}` });
   } else {
-    history.stepsRunning(runId, group.executionId, server, `${label}: started (${position})`);
+    history.stepsRunning(runId, stepIdsOf(group), server, `${label}: started (${position})`);
   }
   crashPoint('step-marked-running');
   observer.log('debug', `${label}: command parameters: ${group.parameters}`);
@@ -102,7 +102,7 @@ async function runExecution(ctx: DeployContext, host: HostContext, group: Execut
   } catch (error) {
     // The connection broke while waiting: the installer may go on on the target. --resume asks it.
     const message = `${label}: lost contact while the installer was running (${stripServer(server, errorMessage(error))}); it may still be running on the target: run --deploy-hotfixes --resume to settle it`;
-    history.stepsInterrupted(runId, group.executionId, server, message, error);
+    history.stepsInterrupted(runId, stepIdsOf(group), server, message, error);
     history.noteTargetErrors([...new Set(group.steps.map((s) => s.hotfix_target_id))], message);
     return 'interrupted';
   }
@@ -132,7 +132,7 @@ function recordResult(
       const output = 'summaryTail' in result ? (result.summaryTail ?? null) : null;
       history.stepsFinished(
         runId,
-        group.executionId,
+        stepIdsOf(group),
         server,
         {
           status: ok ? 'success' : 'failed',
@@ -154,7 +154,7 @@ function recordResult(
       const message = `${label} timed out after ${formatMinutes(minutes)}; the installer's process tree was stopped`;
       history.stepsFinished(
         runId,
-        group.executionId,
+        stepIdsOf(group),
         server,
         { status: 'failed', exitCode: null, exitMeaning: 'timed out', durationMs: result.durationMs, output: result.summaryTail ?? null, error: message, ...times },
         'error',
@@ -166,13 +166,13 @@ function recordResult(
       // Settled like an interrupted step: the host's later steps wait, and --resume reads the real exit code.
       const minutes = ctx.settings.stepTimeoutMs / 60000;
       const message = `${label} passed its timeout of ${formatMinutes(minutes)} and was left running: ${result.reason}. The host's later steps are held back; run --deploy-hotfixes --resume once it has finished to record its exit code`;
-      history.stepsInterrupted(runId, group.executionId, server, message);
+      history.stepsInterrupted(runId, stepIdsOf(group), server, message);
       history.noteTargetErrors([...new Set(group.steps.map((s) => s.hotfix_target_id))], message);
       return 'interrupted';
     }
     case 'detached': {
       const message = `${label}: stopped waiting (cancelled); the installer goes on on the target; run --deploy-hotfixes --resume to settle it`;
-      history.stepsInterrupted(runId, group.executionId, server, message);
+      history.stepsInterrupted(runId, stepIdsOf(group), server, message);
       return 'interrupted';
     }
     default: {
@@ -180,6 +180,11 @@ function recordResult(
       throw new Error(`unknown install result ${JSON.stringify(never)}`);
     }
   }
+}
+
+/** The step rows of one execution: transitions are scoped by their row ids. */
+function stepIdsOf(group: ExecutionGroup): number[] {
+  return group.steps.map((s) => s.id);
 }
 
 function failedStep(message: string) {

@@ -1,0 +1,379 @@
+import type { Config } from '../config/load.js';
+import { displayPath } from '../config/paths.js';
+import { ConfigError, LockLostError, RefusalError } from '../errors.js';
+import type { PlanTarget } from '../plan/types.js';
+import type { TransportProvider } from '../remote/transports.js';
+import type { History, RunRow, TargetRow } from '../store/history.js';
+import type { RunMode } from '../store/states.js';
+import { type LockOwner, type LockRow, RunLock, type LockTiming } from '../store/runLock.js';
+import { Cancellation } from './cancellation.js';
+import { isProblem } from './engine.js';
+import { InstallerCache } from './installerCache.js';
+import { hashInstallers } from './localInstallers.js';
+import { type PreparedPlan, preparePlan, refuseMissingSecrets, type SkippedInstallers } from './preparePlan.js';
+
+/**
+ * The order that makes a deploy safe, below the CLI so a test can drive it without a terminal:
+ * look (lock, unfinished runs) → plan from live versions → confirm → take the lock → check for
+ * unfinished runs again → plan again from live versions and refuse if it changed → start.
+ * With --yes nothing waits between planning and starting, so the lock is taken first and the plan
+ * is made once, under it.
+ */
+
+/** What the deployment needs from whoever drives it (the CLI, or a test). */
+export interface DeploymentIo {
+  /** A line for the operator. */
+  say(text: string): void;
+  warn(text: string): void;
+  showPlan(prepared: PreparedPlan, mode: RunMode): void;
+  /** True when `confirm` will really ask (and so time may pass before the answer). */
+  readonly asks: boolean;
+  /** Asks the question; throws RefusalError when the answer is not yes. */
+  confirm(question: string): Promise<void>;
+  /** Last checks before the run row exists (the log file can be created); throws to refuse. */
+  beforeRun(): void;
+  /** Carries out a recorded run; `cancellation` is also stopped when the lock is lost. */
+  execute(runId: number, installers: InstallerCache, cancellation: Cancellation, hosts: ReadonlySet<string> | null): Promise<number>;
+}
+
+export interface DeploymentRequest {
+  readonly config: Config;
+  readonly history: History;
+  readonly transports: TransportProvider;
+  readonly owner: LockOwner;
+  readonly lockTiming: LockTiming;
+  /** `--server` names (HOST or HOST\INSTANCE). */
+  readonly servers: readonly string[];
+  readonly runId: number | undefined;
+  readonly maxConcurrent: number;
+  /** Hosts staged at once in a stage-only run. */
+  readonly stagingConcurrency: number;
+  /** What `--deploy-hotfixes` alone starts: a deployment, or a stage-only run (`--stage-only`). */
+  readonly newRunMode: 'deploy' | 'stage';
+  /** Recorded in the run row. */
+  readonly runOptions: (mode: RunMode) => Record<string, unknown>;
+}
+
+interface NewRunSpec {
+  readonly mode: RunMode;
+  readonly parent: RunRow | null;
+  readonly servers: readonly string[];
+  readonly skip: SkippedInstallers;
+}
+
+/** `--deploy-hotfixes`: a new run of the plan for the targets `--server` names (all by default). */
+export function deployNew(req: DeploymentRequest, io: DeploymentIo): Promise<number> {
+  refuseWhileLocked(req);
+  return startNewRun(req, io, { mode: req.newRunMode, parent: null, servers: req.servers, skip: new Map() });
+}
+
+async function startNewRun(req: DeploymentRequest, io: DeploymentIo, spec: NewRunSpec): Promise<number> {
+  const { history } = req;
+  refuseWhileUnfinished(history);
+  if (!io.asks) {
+    return withRunLock(req, io, async (lock) => {
+      refuseWhileUnfinished(history);
+      const prepared = await planAndShow(req, io, spec);
+      if (!prepared.work) return nothingToDeploy(io, prepared.plan);
+      return startRun(req, io, spec, lock, prepared.plan, prepared.installers);
+    });
+  }
+  const first = await planAndShow(req, io, spec);
+  if (!first.work) return nothingToDeploy(io, first.plan);
+  await io.confirm(first.question);
+  return withRunLock(req, io, async (lock) => {
+    // Time passed at the prompt: another operator's run may have started, finished or died meanwhile.
+    refuseWhileUnfinished(history);
+    const again = await planFor(req, spec);
+    const changes = planChanges(first.plan, again);
+    if (changes.length > 0) {
+      throw new RefusalError(
+        `the plan changed while waiting for confirmation, so nothing was started: ${changes.join('; ')}. Run the command again to see the current plan`,
+      );
+    }
+    return startRun(req, io, spec, lock, again, first.installers);
+  });
+}
+
+async function planFor(req: DeploymentRequest, spec: NewRunSpec): Promise<PreparedPlan> {
+  return preparePlan(req.config, req.history.db, req.transports, {
+    servers: spec.servers,
+    offline: false,
+    concurrency: Math.max(8, req.maxConcurrent),
+    skip: spec.skip,
+  });
+}
+
+async function planAndShow(
+  req: DeploymentRequest,
+  io: DeploymentIo,
+  spec: NewRunSpec,
+): Promise<{ plan: PreparedPlan; work: boolean; installers: InstallerCache; question: string }> {
+  const prepared = await planFor(req, spec);
+  for (const warning of prepared.warnings) io.warn(warning);
+  io.showPlan(prepared, spec.mode);
+  const withWork = prepared.hosts.filter((h) => h.steps.length > 0);
+  if (withWork.length === 0) return { plan: prepared, work: false, installers: new InstallerCache(), question: '' };
+  const hashed = await hashInstallers(withWork, displayPath(req.config.files.mapping));
+  if (hashed.problems.length > 0) throw new ConfigError(hashed.problems);
+  const executions = withWork.reduce((n, h) => n + h.steps.length, 0);
+  const question =
+    spec.mode === 'stage'
+      ? `Stage ${executions} installer(s) on ${withWork.length} host(s), at most ${req.stagingConcurrency} at once? Nothing will be installed.`
+      : `Deploy ${executions} installer execution(s) to ${withWork.length} host(s), at most ${req.maxConcurrent} at once?`;
+  return { plan: prepared, work: true, installers: new InstallerCache(hashed.installers), question };
+}
+
+async function startRun(
+  req: DeploymentRequest,
+  io: DeploymentIo,
+  spec: NewRunSpec,
+  lock: RunLock,
+  prepared: PreparedPlan,
+  installers: InstallerCache,
+): Promise<number> {
+  io.beforeRun();
+  const runId = req.history.createRun({
+    mode: spec.mode,
+    options: req.runOptions(spec.mode),
+    parentRunId: spec.parent?.id ?? null,
+    operator: req.owner.operator,
+    host: req.owner.host,
+    configPath: req.config.files.auditConfig,
+    hosts: prepared.hosts,
+    liveInventory: prepared.live,
+  });
+  lock.setRun(runId);
+  return io.execute(runId, installers, cancellationOf(lock), null);
+}
+
+function nothingToDeploy(io: DeploymentIo, prepared: PreparedPlan): number {
+  const { summary } = prepared.plan;
+  io.say('Nothing to deploy: no instance needs an installer.');
+  const total = prepared.plan.targets.length;
+  if (total > 0 && summary.unreachable === total) return 3;
+  return summary.unreachable > 0 || summary.invalid_version > 0 ? 1 : 0;
+}
+
+/**
+ * What differs between the plan shown at the prompt and the plan made under the lock, one phrase per
+ * instance: its build, its status, or its installers.
+ */
+export function planChanges(before: PreparedPlan, after: PreparedPlan): string[] {
+  const key = (t: PlanTarget) => `${t.server}\\${t.instance}`.toLowerCase();
+  const afterByKey = new Map(after.plan.targets.map((t) => [key(t), t]));
+  const changes: string[] = [];
+  for (const b of before.plan.targets) {
+    const a = afterByKey.get(key(b));
+    const name = `${b.server}\\${b.instance}`;
+    if (!a) {
+      changes.push(`${name} is no longer a target`);
+      continue;
+    }
+    afterByKey.delete(key(b));
+    const what: string[] = [];
+    if (a.current_build !== b.current_build) what.push(`at build ${a.current_build ?? 'unknown'} (was ${b.current_build ?? 'unknown'})`);
+    if (a.status !== b.status) what.push(`${a.status.replaceAll('_', ' ')} (was ${b.status.replaceAll('_', ' ')})`);
+    const installers = (t: PlanTarget) => t.steps.map((s) => s.installer).join(', ');
+    if (a.status === b.status && installers(a) !== installers(b)) what.push(`installers ${installers(a) || 'none'} (was ${installers(b) || 'none'})`);
+    if (what.length > 0) changes.push(`${name} is now ${what.join(', ')}`);
+  }
+  for (const a of afterByKey.values()) changes.push(`${a.server}\\${a.instance} is a new target (${a.status.replaceAll('_', ' ')})`);
+  return changes;
+}
+
+/** `--resume`: continues the latest unfinished run (or --run-id), on the hosts `--server` names. */
+export async function resumeRun(req: DeploymentRequest, io: DeploymentIo): Promise<number> {
+  const { history } = req;
+  refuseWhileLocked(req);
+  const run = req.runId !== undefined ? history.run(req.runId) : history.latestUnfinishedRun();
+  if (!run) {
+    if (req.runId !== undefined) throw new RefusalError(`there is no run ${req.runId} in ${req.config.historyDbPath}`);
+    io.say('Nothing to resume: every run in history.db has finished.');
+    return 0;
+  }
+  if (run.status !== 'running' && run.status !== 'interrupted') {
+    io.say(`Nothing to resume: run ${run.id} has finished (${run.status}). Use --retry-failed to run its failed targets again.`);
+    return 0;
+  }
+  const unfinished = history.targets(run.id).filter((t) => t.status === 'pending' || t.status === 'in_progress');
+  const hosts = narrowToHosts(unfinished, req.servers, `unfinished in run ${run.id}`);
+  const chosen = unfinished.filter((t) => hosts === null || hosts.has(t.server.toLowerCase()));
+  const hostCount = new Set(chosen.map((t) => t.server.toLowerCase())).size;
+  const scope = hosts === null ? '' : ` (resuming only ${[...new Set(chosen.map((t) => t.server))].join(', ')}, as --server asks)`;
+  io.say(`Run ${run.id} (started ${run.started_at} by ${run.operator} on ${run.host}) is ${run.status}: ${chosen.length} target(s) on ${hostCount} host(s) unfinished${scope}.`);
+  refuseMissingSecrets(req.config, [...new Set(chosen.map((t) => t.server_id))].map((id) => history.connectionOf(id).credential));
+  await io.confirm(`Resume run ${run.id}?`);
+  return withRunLock(req, io, async (lock) => {
+    // Re-read under the lock: the run may have been resumed by another process meanwhile.
+    const current = history.run(run.id)!;
+    if (current.status !== 'running' && current.status !== 'interrupted') {
+      io.say(`Nothing to resume: run ${run.id} finished meanwhile (${current.status}).`);
+      return 0;
+    }
+    io.beforeRun();
+    lock.setRun(run.id);
+    if (current.status === 'running') {
+      // Still `running` with nobody holding the lock: its process died (crash, kill, power loss).
+      history.addEvent({
+        runId: run.id,
+        level: 'warn',
+        kind: 'run_interrupted',
+        message: `run ${run.id} was found unfinished with no process running it (the orchestrator died); settling what it left running`,
+      });
+    }
+    history.runResumed(run.id, `run ${run.id} resumed by ${req.owner.operator} on ${req.owner.host} (pid ${req.owner.pid})${scope}`);
+    return io.execute(run.id, new InstallerCache(), cancellationOf(lock), hosts);
+  });
+}
+
+/** `--retry-failed`: a new run for the failed and partial targets of the latest run (or --run-id), narrowed by `--server`. */
+export async function retryFailed(req: DeploymentRequest, io: DeploymentIo): Promise<number> {
+  const { history } = req;
+  refuseWhileLocked(req);
+  // A stage-only run installed nothing, so there is nothing of it to retry: the latest deployment is meant.
+  const parent = req.runId !== undefined ? history.run(req.runId) : history.recentRuns(1000).find((r) => r.mode !== 'stage');
+  if (!parent) {
+    if (req.runId !== undefined) throw new RefusalError(`there is no run ${req.runId} in ${req.config.historyDbPath}`);
+    io.say('Nothing to retry: history.db has no run yet.');
+    return 0;
+  }
+  if (parent.status === 'running' || parent.status === 'interrupted') {
+    throw new RefusalError(`run ${parent.id} is unfinished (${parent.status}); finish it with --deploy-hotfixes --resume before retrying`);
+  }
+  if (parent.mode === 'stage') throw new RefusalError(`run ${parent.id} is a stage-only run: it installed nothing; deploy with --deploy-hotfixes`);
+  const targets = history.targets(parent.id);
+  // Targets deferred by the maintenance window are taken too: --retry-failed in the next window runs them.
+  const deferred = targets.filter((t) => t.status === 'skipped' && t.deferred_ms != null);
+  let failed = [...targets.filter((t) => t.status === 'failed' || t.status === 'partial'), ...deferred];
+  if (deferred.length > 0) io.say(`${deferred.length} target(s) of run ${parent.id} were deferred by its maintenance window; they are taken now.`);
+  const otherProblems = targets.filter((t) => t.status === 'skipped' && isProblem(t) && t.deferred_ms == null);
+  if (otherProblems.length > 0) {
+    io.say(
+      `Note: ${otherProblems.length} target(s) of run ${parent.id} were skipped (${otherProblems.map((t) => `${t.server}\\${t.instance}`).join(', ')}); --retry-failed takes failed and partial targets only: deploy those with --server once their cause is fixed.`,
+    );
+  }
+  if (failed.length === 0) {
+    io.say(`Nothing to retry: run ${parent.id} has no failed, partial or deferred target.`);
+    return 0;
+  }
+  if (req.servers.length > 0) {
+    const { chosen, unmatched } = matchTargets(failed, req.servers);
+    if (unmatched.length > 0) {
+      throw new RefusalError(
+        `--server ${unmatched.join(', ')}: not a failed, partial or deferred target of run ${parent.id} (those are: ${failed.map((t) => `${t.server}\\${t.instance}`).join(', ')})`,
+      );
+    }
+    failed = chosen;
+  }
+  io.say(`Retrying ${failed.length} failed, partial or deferred target(s) of run ${parent.id}, planned afresh from live versions.`);
+  return startNewRun(req, io, { mode: 'retry', parent, servers: failed.map((t) => `${t.server}\\${t.instance}`), skip: succeededInstallers(history, parent.id, failed) });
+}
+
+/**
+ * For each partial target being retried, the installers that already succeeded for it in the run
+ * retried: setup would only answer "already applied", so they are not run again.
+ */
+function succeededInstallers(history: History, runId: number, targets: readonly TargetRow[]): SkippedInstallers {
+  const ids = new Map(targets.filter((t) => t.status === 'partial').map((t) => [t.id, `${t.server}\\${t.instance}`.toLowerCase()]));
+  const skip = new Map<string, Set<string>>();
+  for (const step of history.steps(runId)) {
+    const key = ids.get(step.hotfix_target_id);
+    if (key === undefined || step.status !== 'success') continue;
+    const set = skip.get(key) ?? new Set<string>();
+    set.add(step.installer_file.toLowerCase());
+    skip.set(key, set);
+  }
+  return skip;
+}
+
+function matchTargets(targets: readonly TargetRow[], names: readonly string[]): { chosen: TargetRow[]; unmatched: string[] } {
+  const unmatched: string[] = [];
+  const chosen = new Set<TargetRow>();
+  for (const name of names) {
+    const [host, instance] = name.split('\\', 2) as [string, string | undefined];
+    const matches = targets.filter(
+      (t) => t.server.toLowerCase() === host.toLowerCase() && (!instance || t.instance.toLowerCase() === instance.toLowerCase()),
+    );
+    if (matches.length === 0) unmatched.push(name);
+    for (const m of matches) chosen.add(m);
+  }
+  return { chosen: targets.filter((t) => chosen.has(t)), unmatched };
+}
+
+/**
+ * The hosts (lower-case) `--server` names among a run's unfinished targets, or null when it names
+ * none. A host is the unit of a deployment (one installer patches all its instances), so naming one
+ * instance resumes its whole host.
+ */
+function narrowToHosts(unfinished: readonly TargetRow[], names: readonly string[], what: string): Set<string> | null {
+  if (names.length === 0) return null;
+  const { chosen, unmatched } = matchTargets(unfinished, names);
+  if (unmatched.length > 0) {
+    const known = [...new Set(unfinished.map((t) => `${t.server}\\${t.instance}`))].join(', ') || 'none';
+    throw new RefusalError(`--server ${unmatched.join(', ')}: no target ${what} (those are: ${known})`);
+  }
+  return new Set(chosen.map((t) => t.server.toLowerCase()));
+}
+
+/**
+ * A new run while another is unfinished could start an installer on a host where the earlier run's
+ * is still going: the operator finishes the earlier run first.
+ */
+function refuseWhileUnfinished(history: History): void {
+  const unfinished = history.latestUnfinishedRun();
+  if (!unfinished) return;
+  throw new RefusalError(
+    `run ${unfinished.id} (started ${unfinished.started_at} by ${unfinished.operator} on ${unfinished.host}) is unfinished (${unfinished.status}); continue it with --deploy-hotfixes --resume before starting another`,
+  );
+}
+
+export function lockHeldError(h: LockRow): RefusalError {
+  return new RefusalError(
+    `another deployment holds the run lock on this history.db: ${h.operator} on host ${h.host}, pid ${h.pid}, since ${h.acquired_at}${h.run_id ? ` (run ${h.run_id})` : ''}, last heartbeat ${h.heartbeat_at}. Wait for it to finish, or stop it.`,
+  );
+}
+
+/** Says who deploys right now before any planning; the lock itself is taken later. */
+function refuseWhileLocked(req: DeploymentRequest): void {
+  const holder = RunLock.activeHolder(req.history.db, req.owner, req.lockTiming);
+  if (holder) throw lockHeldError(holder);
+}
+
+const cancellations = new WeakMap<RunLock, Cancellation>();
+
+/** The run's cancellation, stopped at once (no new start, no more waiting) when the lock is lost. */
+function cancellationOf(lock: RunLock): Cancellation {
+  return cancellations.get(lock)!;
+}
+
+/**
+ * Takes the run lock, fences every history write with its token, beats its heartbeat, and releases
+ * it however `body` ends. When a heartbeat or a fenced write finds the lock taken over, the run's
+ * cancellation stops everything at once: nothing new starts and no wait goes on.
+ */
+async function withRunLock(req: DeploymentRequest, io: DeploymentIo, body: (lock: RunLock) => Promise<number>): Promise<number> {
+  const { history } = req;
+  const acquired = RunLock.acquire(history.db, req.owner, req.lockTiming);
+  if (!acquired.ok) throw lockHeldError(acquired.holder);
+  const lock = acquired.lock;
+  const cancellation = new Cancellation();
+  cancellations.set(lock, cancellation);
+  lock.onLost(() => cancellation.stopNow());
+  history.fenceWith(lock.token, () => lock.markLost());
+  try {
+    if (acquired.tookOver) {
+      const h = acquired.tookOver;
+      const message = `took over a stale run lock held by ${h.operator} on ${h.host} (pid ${h.pid}, since ${h.acquired_at}${h.run_id ? `, run ${h.run_id}` : ''}): ${acquired.why}`;
+      io.warn(message);
+      history.addEvent({ runId: h.run_id, level: 'warn', kind: 'lock_taken_over', message });
+    }
+    lock.startHeartbeat();
+    const code = await body(lock);
+    if (history.lockLost) throw new LockLostError('this process lost the run lock while deploying; it recorded nothing more');
+    return code;
+  } finally {
+    history.unfence();
+    lock.release();
+  }
+}
