@@ -70,7 +70,10 @@ export class RemoteOperationError extends Error {
  */
 export class LockLostError extends Error {
   readonly code = 'LOCK_LOST';
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(
+    message = 'this process no longer holds the run lock of history.db: another process took the deployment over (this one was paused or stopped answering for longer than the lock allows); it starts nothing more and records nothing more',
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'LockLostError';
   }

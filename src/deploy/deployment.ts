@@ -1,6 +1,6 @@
 import type { Config } from '../config/load.js';
 import { displayPath } from '../config/paths.js';
-import { ConfigError, LockLostError, RefusalError } from '../errors.js';
+import { ConfigError, errorMessage, LockLostError, RefusalError } from '../errors.js';
 import type { PlanTarget } from '../plan/types.js';
 import type { TransportProvider } from '../remote/transports.js';
 import type { History, RunRow, TargetRow } from '../store/history.js';
@@ -370,10 +370,16 @@ async function withRunLock(req: DeploymentRequest, io: DeploymentIo, body: (lock
     }
     lock.startHeartbeat();
     const code = await body(lock);
-    if (history.lockLost) throw new LockLostError('this process lost the run lock while deploying; it recorded nothing more');
+    if (history.lockLost) throw new LockLostError();
     return code;
   } finally {
     history.unfence();
-    lock.release();
+    try {
+      lock.release();
+    } catch (error) {
+      // history.db refuses even this (busy, full): the row stays, and since this process is about to
+      // end, the next deployment takes it over as the lock of a process that is gone.
+      io.warn(`the run lock could not be released (${errorMessage(error)}); the next deployment will take it over`);
+    }
   }
 }

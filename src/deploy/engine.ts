@@ -40,7 +40,7 @@ export async function executeRun(ctx: DeployContext): Promise<RunOutcome> {
   const scheduler = new Scheduler(ctx, graph, hosts);
   const ends = await scheduler.run();
   // A process that lost the run lock records nothing more (not even the run's end): the new owner settles it.
-  if (history.lockLost) throw new LockLostError('this process lost the run lock while deploying; it recorded nothing more');
+  if (history.lockLost) throw new LockLostError();
   if (scheduler.storageFailure !== null) throw scheduler.storageFailure;
   const left = history.unfinishedWork(runId);
   // A run is finished only when every target and step is: a host that ended early leaves it interrupted.

@@ -247,9 +247,7 @@ export class History {
       const row = this.statements.prepare('SELECT token FROM run_lock WHERE id = 1').get() as { token: string } | undefined;
       if (row?.token === fence.token) return;
     }
-    throw new LockLostError(
-      'this process no longer holds the run lock of history.db: another process took the deployment over (this one was paused or stopped answering for longer than the lock allows); it starts nothing more and records nothing more',
-    );
+    throw new LockLostError();
   }
 
   onEvent(listener: EventListener): void {

@@ -305,3 +305,40 @@ describe('limits checked at load', () => {
     expect(readHistory(fleet.root, 'SELECT id FROM hotfix_runs')).toEqual([]);
   });
 });
+
+describe('history.db failing mid-run', () => {
+  it('stops starting, waits for the running installers, says so plainly (exit 2), and --resume settles the rest', async () => {
+    // CHAIN needs two installers in a row; the second must not start once history.db refuses writes.
+    const fleet = labFleet([{ server: 'CHAIN', version: '15.0.2000.5' }, { server: 'B' }], {
+      hotfix: { max_concurrent_servers: 2, step_timeout_minutes: 5 },
+      timeScale: 0.05,
+    });
+    const run = spawnDeploy(fleet.config);
+    await until('both first installers running', () => runningSteps(fleet.root) >= 2);
+    const db = new Database(path.join(fleet.root, 'output/history.db'));
+    db.exec('BEGIN EXCLUSIVE');
+    let end: { code: number | null; signal: NodeJS.Signals | null };
+    try {
+      end = await run.closed;
+    } finally {
+      db.exec('COMMIT');
+      db.close();
+    }
+    expect(end, run.stderr()).toEqual({ code: 2, signal: null });
+    expect(run.stderr()).toMatch(/history\.db: it stayed locked by another process for more than 10 s .*Nothing new was started after that; installers already running were waited for/);
+    expect(run.stderr()).not.toContain('Internal error');
+    // Both installers ran to their end on the targets; the second of CHAIN never started.
+    const executions = labExecutions(fleet.root);
+    expect(executions.map((e) => `${e.server}/${e.installer}`).sort()).toEqual(['B/CU30.exe', 'CHAIN/CU19.exe']);
+    for (const e of executions) expect(e.finished_at).not.toBeNull();
+
+    const resumed = deploy(fleet.config, '--resume');
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
+    expect(readHistory(fleet.root, 'SELECT server, status FROM hotfix_targets ORDER BY server')).toEqual([
+      { server: 'B', status: 'success' },
+      { server: 'CHAIN', status: 'success' },
+    ]);
+    const keys = labExecutions(fleet.root).map((e) => `${e.server}/${e.installer}`);
+    expect(keys.sort()).toEqual(['B/CU30.exe', 'CHAIN/CU19.exe', 'CHAIN/CU30.exe']);
+  });
+});
