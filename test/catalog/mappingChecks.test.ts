@@ -85,6 +85,16 @@ describe('mapping checks against the catalog', () => {
     ]);
   });
 
+  it('checks coverage per edition filter: an edition is covered by its own entries and the unfiltered ones', () => {
+    const base: MappingSpec = { family: '2022', min: '16.0.4003.1', target: '16.0.4165.4', files: [{ name: 'SQLServer2022-KB5048033-x64.exe' }] };
+    const joined = check([base, { family: '2022', edition: 'Enterprise', min: '16.0.4165.4', target: '16.0.4265.1', files: [{ name: 'SQLServer2022-KB5093420-x64.exe' }] }]);
+    expect(joined.filter((f) => f.startsWith('coverage_gap'))).toEqual([]);
+    const apart = check([base, { family: '2022', edition: 'Enterprise', min: '16.0.4185.1', target: '16.0.4265.1', files: [{ name: 'SQLServer2022-KB5093420-x64.exe' }] }]);
+    expect(apart.filter((f) => f.startsWith('coverage_gap'))).toEqual([
+      'coverage_gap mappings[0]: no mapping covers SQL Server 2022 builds 16.0.4165–16.0.4175 (2 known builds: SQL Server 2022 CU16, SQL Server 2022 CU17) after mappings[0] (target_build 16.0.4165.4), before mappings[1] (min_build 16.0.4185.1) for edition enterprise: an instance there gets no_mapping',
+    ]);
+  });
+
   it('reads the KB of an installer file name', () => {
     expect(kbOfFileName('SQLServer2019-KB5046859-x64.exe')).toBe('5046859');
     expect(kbOfFileName('sqlserver2016-kb5003279-x64.EXE')).toBe('5003279');
