@@ -56,11 +56,15 @@ export class RemoteOperationError extends Error {
     readonly server: string,
     readonly operation: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; remoteType?: string },
   ) {
     super(`${server}: ${operation} failed: ${message}`, options);
     this.name = 'RemoteOperationError';
+    this.remoteType = options?.remoteType;
   }
+
+  /** The target's own name for the failure (`InstallerStartFailed`, `FileNotFound`, …), when it gave one. */
+  readonly remoteType: string | undefined;
 }
 
 /**

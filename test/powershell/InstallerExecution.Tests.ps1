@@ -59,6 +59,18 @@ Describe 'Stop-ProcessTree' {
     }
 }
 
+Describe 'Get-ProcessTreeId' {
+    It 'walks on when the start time of a process cannot be read (a process of another account)' {
+        Mock Get-ProcessStartTimeUtc { [datetime]::MinValue } -ParameterFilter { $ProcessId -eq 100 }
+        Mock Get-ProcessStartTimeUtc { [datetime]::UtcNow }
+        Mock Get-ChildProcessId { 101 } -ParameterFilter { $ProcessId -eq 100 }
+        Mock Get-ChildProcessId { 102 } -ParameterFilter { $ProcessId -eq 101 }
+        Mock Get-ChildProcessId { @() }
+        $ids = Get-ProcessTreeId -RootId 100
+        $ids | Should -Be @(100, 101, 102)
+    }
+}
+
 Describe 'install' {
     BeforeEach {
         $script:Work = Join-Path ([System.IO.Path]::GetTempPath()) ('install-' + [guid]::NewGuid().ToString('N'))
@@ -282,7 +294,7 @@ Describe 'Get-SetupSummary' {
         $summary['tail'] | Should -Be ('There are no scenario-specific rules.' + "`r`n`r`n" + 'Rules report file:               C:\Program Files\Microsoft SQL Server\150\Setup Bootstrap\Log\20250114_093012\SystemConfigurationCheck_Report.htm')
     }
 
-    It "reads this execution's summary with its verdict, never the GlobalRules or ComponentUpdate summaries written beside it" {
+    It 'reads the summary of this execution with its verdict, never the GlobalRules or ComponentUpdate summaries written beside it' {
         $script:Top.LastWriteTimeUtc = [datetime]::new(2025, 1, 14, 9, 41, 57, [System.DateTimeKind]::Utc)
         $script:RunCopy.LastWriteTimeUtc = [datetime]::new(2025, 1, 14, 9, 41, 58, [System.DateTimeKind]::Utc)
         foreach ($phase in @('GlobalRules', 'ComponentUpdate')) {

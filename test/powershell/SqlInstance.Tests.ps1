@@ -23,6 +23,28 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'fixtures/InvokeTestOperation.ps1')
 }
 
+Describe 'discover with a 32-bit instance' {
+    It 'finds an instance registered under WOW6432Node, with its build from that key' {
+        $wow = 'HKLM:\SOFTWARE\WOW6432Node\Microsoft\Microsoft SQL Server'
+        $registry = @{
+            "$sqlKey\Instance Names\SQL"       = [ordered]@{ MSSQLSERVER = 'MSSQL15.MSSQLSERVER' }
+            "$sqlKey\MSSQL15.MSSQLSERVER\Setup" = [ordered]@{ Version = '15.0.2000.5'; PatchLevel = '15.0.4298.1'; Edition = 'Standard Edition'; SP = 0 }
+            "$wow\Instance Names\SQL"          = [ordered]@{ LEGACY32 = 'MSSQL13.LEGACY32' }
+            "$wow\MSSQL13.LEGACY32\Setup"       = [ordered]@{ Version = '13.0.1601.5'; PatchLevel = '13.3.6300.2'; Edition = 'Express Edition'; SP = 3 }
+        }
+        Mock Get-RegistryKeyValues { $registry[$Path] }
+        Mock Get-ServiceStatus { 'Running' }
+        Mock Get-FileProductVersion { $null }
+        Mock Get-FailoverClusterName { $null }
+        $result = (Invoke-TestOperation -EntryPoint 'Invoke-DiscoverOperation' -Arguments ([ordered]@{}))['result']
+        @($result['instances'] | ForEach-Object { $_['instance'] }) | Should -Be @('LEGACY32', 'MSSQLSERVER')
+        $legacy = $result['instances'][0]
+        $legacy['instanceId'] | Should -Be 'MSSQL13.LEGACY32'
+        $legacy['build'] | Should -Be '13.3.6300.2'
+        $legacy['edition'] | Should -Be 'Express Edition'
+    }
+}
+
 Describe 'discover' {
     BeforeEach {
         Mock Get-RegistryKeyValues { $script:Registry[$Path] }

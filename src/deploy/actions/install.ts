@@ -1,4 +1,4 @@
-import { errorMessage } from '../../errors.js';
+import { errorMessage, RemoteOperationError } from '../../errors.js';
 import type { InstallResult, StageResult } from '../../remote/transport.js';
 import type { StepRow } from '../../store/history.js';
 import { classifyExitCode } from '../../sqlserver/setupExitCodes.js';
@@ -100,6 +100,13 @@ async function runExecution(ctx: DeployContext, host: HostContext, group: Execut
       timeoutAction: ctx.settings.timeoutAction,
     });
   } catch (error) {
+    const notStarted = installerStartFailure(error);
+    if (notStarted) {
+      // The target said the installer never started: nothing runs there, so the step has failed.
+      const message = `${label}: the installer could not be started on the target: ${stripServer(server, notStarted)}`;
+      history.stepsFinished(runId, stepIdsOf(group), server, failedStep(message), 'error', message, error);
+      return 'finished';
+    }
     // The connection broke while waiting: the installer may go on on the target. --resume asks it.
     const message = `${label}: lost contact while the installer was running (${stripServer(server, errorMessage(error))}); it may still be running on the target: run --deploy-hotfixes --resume to settle it`;
     history.stepsInterrupted(runId, stepIdsOf(group), server, message, error);
@@ -185,6 +192,15 @@ function recordResult(
 /** The step rows of one execution: transitions are scoped by their row ids. */
 function stepIdsOf(group: ExecutionGroup): number[] {
   return group.steps.map((s) => s.id);
+}
+
+/**
+ * The message of an error by which the target said the installer did not start (it is missing, or
+ * Windows refused to start it), or null for any other error, after which it may be running.
+ */
+export function installerStartFailure(error: unknown): string | null {
+  if (!(error instanceof RemoteOperationError)) return null;
+  return error.remoteType === 'InstallerStartFailed' || error.remoteType === 'FileNotFound' ? error.message : null;
 }
 
 function failedStep(message: string) {

@@ -131,7 +131,10 @@ function Get-ProcessTreeId {
             # A "child" older than its parent only inherited a reused parent id.
             $childStart = Get-ProcessStartTimeUtc -ProcessId $childId
             if ($null -eq $childStart) { continue }
-            if ($null -eq $parentStart -or $childStart -ge $parentStart.AddSeconds(-1)) { $pending.Enqueue($childId) }
+            # A start time that cannot be read ([datetime]::MinValue) proves nothing either way, and
+            # MinValue.AddSeconds(-1) would throw: such a child is taken as the parent's.
+            $unknown = ($null -eq $parentStart -or $parentStart -eq [datetime]::MinValue -or $childStart -eq [datetime]::MinValue)
+            if ($unknown -or $childStart -ge $parentStart.AddSeconds(-1)) { $pending.Enqueue($childId) }
         }
     }
     return , $ids.ToArray()

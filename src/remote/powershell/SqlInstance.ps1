@@ -22,11 +22,32 @@ function Get-SqlInstanceServices {
     return , $services.ToArray()
 }
 
+function Get-SqlRegistryRoots {
+    # 64-bit instances register under SOFTWARE; 32-bit ones on a 64-bit Windows under WOW6432Node.
+    return @('HKLM:\SOFTWARE\Microsoft\Microsoft SQL Server\', 'HKLM:\SOFTWARE\WOW6432Node\Microsoft\Microsoft SQL Server\')
+}
+
 function Get-SqlInstanceIds {
-    # Instance name -> instance id ("MSSQLSERVER" -> "MSSQL15.MSSQLSERVER") as setup registers them.
-    $names = Get-RegistryKeyValues -Path 'HKLM:\SOFTWARE\Microsoft\Microsoft SQL Server\Instance Names\SQL'
-    if ($null -eq $names) { return [ordered]@{} }
-    return $names
+    # Instance name -> instance id ("MSSQLSERVER" -> "MSSQL15.MSSQLSERVER") as setup registers them,
+    # 64-bit instances first; a 32-bit instance of the same name does not replace a 64-bit one.
+    $ids = [ordered]@{}
+    foreach ($root in (Get-SqlRegistryRoots)) {
+        $names = Get-RegistryKeyValues -Path ($root + 'Instance Names\SQL')
+        if ($null -eq $names) { continue }
+        foreach ($name in @($names.Keys)) {
+            if (-not $ids.Contains($name)) { $ids[$name] = $names[$name] }
+        }
+    }
+    return $ids
+}
+
+function Get-SqlInstanceKey {
+    # The registry key of an instance id: under SOFTWARE, or under WOW6432Node for a 32-bit instance.
+    param([Parameter(Mandatory = $true)][string]$InstanceId)
+    foreach ($root in (Get-SqlRegistryRoots)) {
+        if ($null -ne (Get-RegistryKeyValues -Path ($root + $InstanceId + '\Setup'))) { return ($root + $InstanceId) }
+    }
+    return ((Get-SqlRegistryRoots)[0] + $InstanceId)
 }
 
 function Get-FirstPresent {
@@ -43,7 +64,7 @@ function Get-SqlInstanceRegistryFacts {
         [Parameter(Mandatory = $true)][string]$Instance,
         [Parameter(Mandatory = $true)][string]$InstanceId
     )
-    $instanceKey = 'HKLM:\SOFTWARE\Microsoft\Microsoft SQL Server\' + $InstanceId
+    $instanceKey = Get-SqlInstanceKey -InstanceId $InstanceId
     $setup = Get-RegistryKeyValues -Path ($instanceKey + '\Setup')
     if ($null -eq $setup) { $setup = [ordered]@{} }
     $binRoot = Get-FirstPresent -Candidates @($setup['SQLBinRoot'])

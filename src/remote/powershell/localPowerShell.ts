@@ -1,3 +1,4 @@
+import { readableStderr } from './clixml.js';
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { CancelledError, RemoteOperationError } from '../../errors.js';
 import {
@@ -183,7 +184,8 @@ export function interpretOutcome<N extends OperationName>(
   outcome: PowerShellRunOutcome,
   server: string,
 ): OperationResult<N> {
-  const stderrNote = outcome.stderr.trim() ? `; stderr: "${excerpt(outcome.stderr)}"` : '';
+  const stderr = readableStderr(outcome.stderr).trim();
+  const stderrNote = stderr ? `; stderr: "${excerpt(stderr)}"` : '';
   if (outcome.exitSignal !== null) {
     throw new RemoteOperationError(server, operation, `PowerShell was killed by ${outcome.exitSignal}${stderrNote}`);
   }

@@ -145,7 +145,7 @@ export class PowerShellOperationError extends RemoteOperationError {
   ) {
     // Names of .NET exception types (with dots) mean an unexpected failure: the line helps diagnosis.
     const where = remote.type.includes('.') && remote.position ? `; at ${remote.position}` : '';
-    super(server, operation, `${remote.message} (${remote.type}${where})`);
+    super(server, operation, `${remote.message} (${remote.type}${where})`, { remoteType: remote.type });
     this.name = 'PowerShellOperationError';
   }
 }

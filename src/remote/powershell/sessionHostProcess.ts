@@ -1,3 +1,4 @@
+import { readableStderr } from './clixml.js';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { CancelledError, ConnectivityError, RemoteOperationError } from '../../errors.js';
@@ -268,7 +269,7 @@ export class SessionHostProcess {
 
   private diagnostics(): string {
     const parts: string[] = [];
-    const stderr = this.stderr.toString().trim();
+    const stderr = readableStderr(this.stderr.toString()).trim();
     if (stderr) parts.push(`stderr: "${excerpt(stderr)}"`);
     const stray = this.strayOutput.toString().trim();
     if (stray) parts.push(`other output: "${excerpt(stray)}"`);
