@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parseBuild } from '../sqlserver/buildNumber.js';
 import { classifyExitCode } from '../sqlserver/setupExitCodes.js';
 import { labSignatureOf } from './installerFile.js';
+import { type LabTopologyRows, labTopologyRows } from './topologyFacts.js';
 import { LabWorld } from './world.js';
 
 /**
@@ -202,4 +203,15 @@ export function spawnWatcher(cliFile: string, pid: number, executionId: string):
     stdio: 'ignore',
   });
   child.unref();
+}
+
+/** The rows the topology queries return for one instance of this host (see topologyFacts.ts). */
+export function topologyRows(context: LabHostContext, instance: string): LabTopologyRows {
+  const world = openWorld(context);
+  try {
+    if (!world.host(context.server)) throw new LabHostError(`host ${context.server} is not in the lab world ${context.worldFile}`);
+    return labTopologyRows(world, context.server, instance);
+  } finally {
+    world.close();
+  }
 }

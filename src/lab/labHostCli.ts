@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 import { fileURLToPath } from 'node:url';
 import { errorMessage } from '../errors.js';
-import { hostFacts, installerSignature, type LabHostContext, runLabInstaller, spawnWatcher, watchLabInstaller } from './labHost.js';
+import { hostFacts, installerSignature, type LabHostContext, runLabInstaller, spawnWatcher, topologyRows, watchLabInstaller } from './labHost.js';
 
 /**
  * What the lab surfaces (Surfaces.Lab.ps1) call on a host of the SSH test bed:
  *
  *   node labHostCli.js host                                          the host's facts, one JSON object
+ *   node labHostCli.js topology <instance>                           the rows of the topology queries, one JSON object
  *   node labHostCli.js signature <path>                              a staged file's Authenticode answer
  *   node labHostCli.js run-installer <executionId> <path> <params>   stands in for setup.exe; prints {"exitCode":N}
  *   node labHostCli.js watch-installer <pid> <executionId>           kills the world's execution when that process dies
@@ -34,6 +35,12 @@ async function main(args: readonly string[]): Promise<number> {
     case 'host':
       process.stdout.write(`${JSON.stringify(hostFacts(context))}\n`);
       return 0;
+    case 'topology': {
+      const [instance] = rest;
+      if (!instance) throw new Error('usage: topology <instance>');
+      process.stdout.write(`${JSON.stringify(topologyRows(context, instance))}\n`);
+      return 0;
+    }
     case 'signature': {
       const [file] = rest;
       if (!file) throw new Error('usage: signature <path>');
@@ -56,7 +63,7 @@ async function main(args: readonly string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new Error(`unknown verb ${JSON.stringify(verb)} (host, signature, run-installer, watch-installer)`);
+      throw new Error(`unknown verb ${JSON.stringify(verb)} (host, topology, signature, run-installer, watch-installer)`);
   }
 }
 

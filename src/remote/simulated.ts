@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConnectivityError, RemoteOperationError } from '../errors.js';
 import { labSignatureOf } from '../lab/installerFile.js';
+import { labInstanceTopology } from '../lab/topologyFacts.js';
 import { delay } from './delay.js';
 import type { LabExecutionRow, LabWorld } from '../lab/world.js';
 import { classifyExitCode } from '../sqlserver/setupExitCodes.js';
@@ -21,6 +22,7 @@ import type {
   ServiceState,
   StageRequest,
   StageResult,
+  TopologyResult,
   Transport,
 } from './transport.js';
 import { timeoutDecision } from './transport.js';
@@ -166,6 +168,11 @@ class SimulatedSession implements HostSession {
     // A stopped engine cannot answer SERVERPROPERTY: its build comes from the registry and sqlservr.exe.
     const running = this.world.host(this.server)?.services_running === 1 && row.engine_state === 'running';
     return { build: row.version, edition: row.edition, source: running ? 'sql' : 'registry' };
+  }
+
+  async queryTopology(instances: readonly string[]): Promise<TopologyResult> {
+    this.assertOpen();
+    return { instances: instances.map((instance) => labInstanceTopology(this.world, this.server, instance)) };
   }
 
   async close(): Promise<void> {

@@ -14,6 +14,7 @@ import {
   installerStatusFrom,
   installResultFrom,
   preflightFactsFrom,
+  topologyFrom,
 } from './powershell/operationResults.js';
 import { buildOperationScript, encodeOperationArguments, type OperationName } from './powershell/operationScript.js';
 import {
@@ -39,6 +40,7 @@ import type {
   PreflightRequest,
   StageRequest,
   StageResult,
+  TopologyResult,
   Transport,
 } from './transport.js';
 
@@ -614,6 +616,10 @@ export class SshHostSession implements HostSession {
 
   async installerStatus(executionId: string, signal?: AbortSignal): Promise<InstallerStatus> {
     return installerStatusFrom(await this.invoke('installerStatus', { stagingDir: this.options.stagingDir, executionId }, { signal }));
+  }
+
+  async queryTopology(instances: readonly string[], signal?: AbortSignal): Promise<TopologyResult> {
+    return topologyFrom(await this.invoke('topology', { instances }, { signal }));
   }
 
   async queryBuild(instance: string, signal?: AbortSignal): Promise<BuildQuery> {

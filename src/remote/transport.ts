@@ -180,6 +180,50 @@ export interface InstallerSignature {
   readonly signer: string | null;
 }
 
+/** One replica of an availability group, as one of the group's instances sees it. */
+export interface AvailabilityReplicaFacts {
+  /** As sys.availability_replicas names it: `HOST` for a default instance, `HOST\INSTANCE`, or an FCI's virtual name. */
+  readonly replicaServerName: string;
+  /** `synchronous_commit`, `asynchronous_commit` (or `configuration_only`), lower-case. */
+  readonly availabilityMode: string | null;
+  /** `automatic`, `manual` (or `external`), lower-case. */
+  readonly failoverMode: string | null;
+  /** True for the replica the answering instance hosts. */
+  readonly isLocal: boolean;
+  /** `primary`, `secondary`, `resolving`; null when the answering instance cannot see it (a secondary sees only itself). */
+  readonly role: string | null;
+  readonly connected: boolean | null;
+  /** The replica's databases taken together: `SYNCHRONIZED`, `SYNCHRONIZING` or `NOT SYNCHRONIZING`; null when not visible. */
+  readonly synchronizationState: string | null;
+  /** Every database is_failover_ready; null when not visible. */
+  readonly failoverReady: boolean | null;
+}
+
+export interface AvailabilityGroupFacts {
+  readonly name: string;
+  readonly replicas: readonly AvailabilityReplicaFacts[];
+}
+
+/** A failover cluster instance's possible owners and the node running it now. */
+export interface FailoverClusterFacts {
+  readonly nodes: readonly string[];
+  readonly owner: string;
+}
+
+/** What one instance says of its place in availability groups and failover clusters. */
+export interface InstanceTopology {
+  readonly instance: string;
+  /** Why it could not be read (service down, no VIEW SERVER STATE); null when read. */
+  readonly error: string | null;
+  readonly availabilityGroups: readonly AvailabilityGroupFacts[];
+  /** Null when the instance is not a failover cluster instance. */
+  readonly failoverCluster: FailoverClusterFacts | null;
+}
+
+export interface TopologyResult {
+  readonly instances: readonly InstanceTopology[];
+}
+
 export interface HostSession {
   readonly server: string;
   discover(signal?: AbortSignal): Promise<DiscoveryResult>;
@@ -189,6 +233,8 @@ export interface HostSession {
   /** What became of an execution started earlier, possibly by a process that has since died. */
   installerStatus(executionId: string, signal?: AbortSignal): Promise<InstallerStatus>;
   queryBuild(instance: string, signal?: AbortSignal): Promise<BuildQuery>;
+  /** Availability groups and failover cluster facts of the named instances, each read on its own. */
+  queryTopology(instances: readonly string[], signal?: AbortSignal): Promise<TopologyResult>;
   /**
    * The Authenticode signature of a staged installer. Optional: transports to hosts without
    * Authenticode (the lab) leave it out, and the engine then relies on the SHA-256 alone.

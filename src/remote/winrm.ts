@@ -5,7 +5,7 @@ import { type OperationArguments, type OperationResult, parseOperationOutput } f
 import { buildOperationScript, encodeOperationArguments, type OperationName } from './powershell/operationScript.js';
 import { type RemotingAuthentication, SessionHostProcess } from './powershell/sessionHostProcess.js';
 import { delay } from './delay.js';
-import { buildQueryFrom, discoveryFrom, installerStatusFrom, installResultFrom, preflightFactsFrom } from './powershell/operationResults.js';
+import { buildQueryFrom, discoveryFrom, installerStatusFrom, installResultFrom, preflightFactsFrom, topologyFrom } from './powershell/operationResults.js';
 import type {
   BuildQuery,
   DiscoveryResult,
@@ -19,6 +19,7 @@ import type {
   PreflightRequest,
   StageRequest,
   StageResult,
+  TopologyResult,
   Transport,
 } from './transport.js';
 
@@ -416,6 +417,10 @@ export class WinRmHostSession implements HostSession {
 
   async installerStatus(executionId: string, signal?: AbortSignal): Promise<InstallerStatus> {
     return installerStatusFrom(await this.invoke('installerStatus', { stagingDir: this.stagingDir, executionId }, { signal }));
+  }
+
+  async queryTopology(instances: readonly string[], signal?: AbortSignal): Promise<TopologyResult> {
+    return topologyFrom(await this.invoke('topology', { instances }, { signal }));
   }
 
   async queryBuild(instance: string, signal?: AbortSignal): Promise<BuildQuery> {

@@ -22,7 +22,13 @@ transportContract('simulated', async () => {
         version: '15.0.4298.0',
         edition: 'Standard Edition (64-bit)',
         installers: { 'CU30-broken.exe': { exit_codes: [1603] }, 'CU30-hang.exe': { hang: true } },
+        availability_group: { name: 'CONTRACT-AG', role: 'primary' },
       },
+    }),
+    targetSchema.parse({
+      server: 'LAB1-DR',
+      transport: 'simulated',
+      simulation: { version: '15.0.4298.0', availability_group: { name: 'CONTRACT-AG', role: 'secondary', availability_mode: 'asynchronous_commit' } },
     }),
     targetSchema.parse({ server: 'LAB-DOWN', transport: 'simulated', simulation: { version: '15.0.4298.0', reachable: false } }),
   ];
@@ -37,6 +43,7 @@ transportContract('simulated', async () => {
     good: { localPath: path.join(root, 'good/CU30.exe'), fileName: 'CU30.exe', setsBuild: '15.0.4395.2', exitCode: 0 },
     failing: { localPath: path.join(root, 'bad/CU30-broken.exe'), fileName: 'CU30-broken.exe', setsBuild: null, exitCode: 1603 },
     hanging: { localPath: path.join(root, 'hang/CU30-hang.exe'), fileName: 'CU30-hang.exe', setsBuild: null, exitCode: 0 },
+    availabilityGroup: { name: 'CONTRACT-AG', localReplica: 'LAB1', secondaryReplica: 'LAB1-DR' },
     timeoutMs: 300,
     async cleanup() {
       world.close();

@@ -29,6 +29,11 @@ export interface ContractFixture {
   readonly failing: ContractInstaller;
   /** Never finishes on its own. */
   readonly hanging: ContractInstaller;
+  /**
+   * The fixture instance is the primary replica (synchronous commit, manual failover) of this
+   * availability group, whose other replica is an asynchronous-commit secondary; both SYNCHRONIZED.
+   */
+  readonly availabilityGroup: { readonly name: string; readonly localReplica: string; readonly secondaryReplica: string };
   /** Real time a hanging installer is given before the transport must stop it. */
   readonly timeoutMs: number;
   cleanup(): Promise<void>;
@@ -83,6 +88,42 @@ export function transportContract(name: string, makeFixture: () => Promise<Contr
       expect(instance!.edition).toEqual(expect.any(String));
       expect(instance!.services.length).toBeGreaterThan(0);
       for (const s of instance!.services) expect(s).toEqual({ name: expect.any(String), state: expect.any(String) });
+    });
+
+    it('reads the availability groups of an instance as its primary sees them, and names an instance it cannot read', async () => {
+      const topology = await session.queryTopology([fixture.instance, 'NO_SUCH_INSTANCE']);
+      expect(topology.instances).toHaveLength(2);
+      const [mine, missing] = topology.instances;
+      const { name, localReplica, secondaryReplica } = fixture.availabilityGroup;
+      expect(mine).toEqual({ instance: fixture.instance, error: null, failoverCluster: null, availabilityGroups: [{ name, replicas: expect.any(Array) }] });
+      expect(mine!.availabilityGroups[0]!.replicas).toHaveLength(2);
+      expect(mine!.availabilityGroups[0]!.replicas).toEqual(
+        expect.arrayContaining([
+          {
+            replicaServerName: localReplica,
+            availabilityMode: 'synchronous_commit',
+            failoverMode: 'manual',
+            isLocal: true,
+            role: 'primary',
+            connected: true,
+            synchronizationState: 'SYNCHRONIZED',
+            failoverReady: true,
+          },
+          {
+            replicaServerName: secondaryReplica,
+            availabilityMode: 'asynchronous_commit',
+            failoverMode: 'manual',
+            isLocal: false,
+            role: 'secondary',
+            connected: true,
+            synchronizationState: 'SYNCHRONIZED',
+            // Only synchronous-commit databases are ever marked ready for failover.
+            failoverReady: false,
+          },
+        ]),
+      );
+      expect(missing).toMatchObject({ instance: 'NO_SUCH_INSTANCE', availabilityGroups: [], failoverCluster: null });
+      expect(missing!.error).toContain('NO_SUCH_INSTANCE');
     });
 
     it('reports pre-flight facts', async () => {

@@ -27,6 +27,19 @@ function hostState(build: string): unknown {
     installerBusy: false,
     sqlProperties: { MSSQLSERVER: { ProductVersion: build, ProductLevel: 'RTM', ProductUpdateLevel: null, Edition: 'Standard Edition (64-bit)' } },
     setupLogDirectories: [],
+    hadr: {
+      MSSQLSERVER: {
+        cluster: { is_clustered: 0, is_hadr_enabled: 1, physical_node: 'SQL-LOCAL', server_name: 'SQL-LOCAL', nodes: [] },
+        replicas: [
+          { group_name: 'CONTRACT-AG', replica_server_name: 'SQL-LOCAL', availability_mode_desc: 'SYNCHRONOUS_COMMIT', failover_mode_desc: 'MANUAL', role_desc: 'PRIMARY', connected_state_desc: 'CONNECTED', is_local: 1 },
+          { group_name: 'CONTRACT-AG', replica_server_name: 'SQL-LOCAL-DR', availability_mode_desc: 'ASYNCHRONOUS_COMMIT', failover_mode_desc: 'MANUAL', role_desc: 'SECONDARY', connected_state_desc: 'CONNECTED', is_local: 0 },
+        ],
+        databases: [
+          { group_name: 'CONTRACT-AG', replica_server_name: 'SQL-LOCAL', database_count: 2, synchronized_count: 2, not_synchronizing_count: 0, failover_ready: 1 },
+          { group_name: 'CONTRACT-AG', replica_server_name: 'SQL-LOCAL-DR', database_count: 2, synchronized_count: 2, not_synchronizing_count: 0, failover_ready: 0 },
+        ],
+      },
+    },
   };
 }
 
@@ -77,6 +90,7 @@ transportContract('winrm', async () => {
     // 1603 as POSIX reports it: exit codes end at 255.
     failing: { localPath: installer('CU30-broken.exe', 'exit 67'), fileName: 'CU30-broken.exe', setsBuild: null, exitCode: 67 },
     hanging: { localPath: installer('CU30-hang.exe', `exec sleep ${hangMarker}`), fileName: 'CU30-hang.exe', setsBuild: null, exitCode: 0 },
+    availabilityGroup: { name: 'CONTRACT-AG', localReplica: 'SQL-LOCAL', secondaryReplica: 'SQL-LOCAL-DR' },
     timeoutMs: 2_000,
     async cleanup() {
       // The detached execution of the abort test is still running, as it would on a server.

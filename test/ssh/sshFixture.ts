@@ -29,12 +29,12 @@ export interface SshFixture {
   cleanup(): Promise<void>;
 }
 
-/** A lab world with these hosts and a running bed of sshd for them. */
-export async function startSshFixture(hosts: readonly BedHostSpec[], timeScale = 0.01): Promise<SshFixture> {
+/** A lab world with these hosts and a running bed of sshd for them; `labOnly` hosts are in the world without an sshd. */
+export async function startSshFixture(hosts: readonly BedHostSpec[], timeScale = 0.01, labOnly: readonly BedHostSpec[] = []): Promise<SshFixture> {
   const pwsh = requirePwsh();
   const work = mkdtempSync(path.join(tmpdir(), 'ada-ssh-'));
   const worldFile = path.join(work, 'lab', 'world.db');
-  const targets = hosts.map((h) =>
+  const targets = [...hosts, ...labOnly].map((h) =>
     targetSchema.parse({
       server: h.name,
       transport: 'simulated',

@@ -197,3 +197,42 @@ function Get-SetupBootstrapLogDirectory {
     param([AllowNull()][AllowEmptyString()][string]$MajorVersion)
     return (Get-LabHostFacts)['setupLogDirectory']
 }
+
+function Invoke-LocalSqlRows {
+    # The lab answers the topology queries below from its world; no SQL runs on a test-bed host.
+    param([Parameter(Mandatory = $true)][string]$Instance, [Parameter(Mandatory = $true)][string]$CommandText)
+    throw (New-OperationException -Type 'SqlQueryFailed' -Message 'the lab runs no SQL; its surfaces answer the topology queries themselves')
+}
+
+function Get-LabTopologyRows {
+    # One read per instance per operation: labHostCli.js topology <instance>.
+    param([Parameter(Mandatory = $true)][string]$Instance)
+    $cache = Get-Variable -Name 'LabTopologyRows' -Scope Script -ValueOnly -ErrorAction SilentlyContinue
+    if ($null -eq $cache) {
+        $cache = @{}
+        Set-Variable -Name 'LabTopologyRows' -Scope Script -Value $cache
+    }
+    if (-not $cache.ContainsKey($Instance)) { $cache[$Instance] = Invoke-LabHostCli -Arguments @('topology', $Instance) }
+    $rows = $cache[$Instance]
+    if ($null -ne $rows['error']) { throw (New-OperationException -Type 'SqlQueryFailed' -Message $rows['error']) }
+    return $rows
+}
+
+function Invoke-SqlClusterQuery {
+    param([Parameter(Mandatory = $true)][string]$Instance)
+    return (Get-LabTopologyRows -Instance $Instance)['cluster']
+}
+
+function Invoke-SqlHadrReplicaQuery {
+    param([Parameter(Mandatory = $true)][string]$Instance)
+    foreach ($row in @((Get-LabTopologyRows -Instance $Instance)['replicas'])) {
+        if ($null -ne $row) { $row }
+    }
+}
+
+function Invoke-SqlHadrDatabaseQuery {
+    param([Parameter(Mandatory = $true)][string]$Instance)
+    foreach ($row in @((Get-LabTopologyRows -Instance $Instance)['databases'])) {
+        if ($null -ne $row) { $row }
+    }
+}

@@ -166,3 +166,80 @@ function Get-SetupBootstrapLogDirectory {
         }
     }
 }
+
+function Invoke-LocalSqlRows {
+    # Rows of one query against the local instance (SqlClient, integrated security, as
+    # Invoke-SqlServerPropertyQuery), each a column name -> value dictionary; DBNull becomes $null.
+    param([Parameter(Mandatory = $true)][string]$Instance, [Parameter(Mandatory = $true)][string]$CommandText)
+    $builder = New-Object -TypeName System.Data.SqlClient.SqlConnectionStringBuilder
+    if ($Instance -eq 'MSSQLSERVER') { $builder.DataSource = '(local)' } else { $builder.DataSource = '(local)\' + $Instance }
+    $builder.IntegratedSecurity = $true
+    $builder.ConnectTimeout = 15
+    $builder.ApplicationName = 'AutoDBAudit'
+    $connection = New-Object -TypeName System.Data.SqlClient.SqlConnection -ArgumentList $builder.ConnectionString
+    try {
+        $connection.Open()
+        $command = $connection.CreateCommand()
+        $command.CommandTimeout = 30
+        $command.CommandText = $CommandText
+        $reader = $command.ExecuteReader()
+        try {
+            while ($reader.Read()) {
+                $row = [ordered]@{}
+                for ($column = 0; $column -lt $reader.FieldCount; $column++) {
+                    $value = $null
+                    if (-not $reader.IsDBNull($column)) { $value = $reader.GetValue($column) }
+                    $row[$reader.GetName($column)] = $value
+                }
+                $row
+            }
+        } finally {
+            $reader.Dispose()
+        }
+    } finally {
+        $connection.Dispose()
+    }
+}
+
+function Invoke-SqlClusterQuery {
+    # Whether the instance is a failover cluster instance, the node that runs it now, the nodes that
+    # can own it, and whether Always On is enabled. ComputerNamePhysicalNetBIOS names the owning node.
+    param([Parameter(Mandatory = $true)][string]$Instance)
+    $facts = @(Invoke-LocalSqlRows -Instance $Instance -CommandText ("SELECT CAST(SERVERPROPERTY('IsClustered') AS int) AS is_clustered, " +
+            "CAST(SERVERPROPERTY('IsHadrEnabled') AS int) AS is_hadr_enabled, " +
+            "CAST(SERVERPROPERTY('ComputerNamePhysicalNetBIOS') AS nvarchar(128)) AS physical_node, " +
+            "CAST(@@SERVERNAME AS nvarchar(256)) AS server_name"))[0]
+    $nodes = @()
+    if ($facts['is_clustered'] -eq 1) {
+        $nodes = @(Invoke-LocalSqlRows -Instance $Instance -CommandText 'SELECT NodeName AS node_name FROM sys.dm_os_cluster_nodes ORDER BY NodeName' | ForEach-Object { [string]$_['node_name'] })
+    }
+    $facts['nodes'] = $nodes
+    return $facts
+}
+
+function Invoke-SqlHadrReplicaQuery {
+    # One row per replica of every availability group the instance belongs to. The replica states
+    # DMV has rows for every replica on the primary, and only for the local one on a secondary.
+    param([Parameter(Mandatory = $true)][string]$Instance)
+    Invoke-LocalSqlRows -Instance $Instance -CommandText ('SELECT ag.name AS group_name, ar.replica_server_name, ar.availability_mode_desc, ar.failover_mode_desc, ' +
+        'ars.role_desc, ars.connected_state_desc, CASE WHEN ar.replica_server_name = @@SERVERNAME THEN 1 ELSE 0 END AS is_local ' +
+        'FROM sys.availability_groups AS ag ' +
+        'JOIN sys.availability_replicas AS ar ON ar.group_id = ag.group_id ' +
+        'LEFT JOIN sys.dm_hadr_availability_replica_states AS ars ON ars.replica_id = ar.replica_id ' +
+        'ORDER BY ag.name, ar.replica_server_name')
+}
+
+function Invoke-SqlHadrDatabaseQuery {
+    # Per replica of each availability group: how many of its databases are in each synchronization
+    # state, and whether all are failover ready (is_failover_ready lives in the cluster states DMV).
+    param([Parameter(Mandatory = $true)][string]$Instance)
+    Invoke-LocalSqlRows -Instance $Instance -CommandText ('SELECT ag.name AS group_name, ar.replica_server_name, COUNT(*) AS database_count, ' +
+        "SUM(CASE WHEN drs.synchronization_state_desc = 'SYNCHRONIZED' THEN 1 ELSE 0 END) AS synchronized_count, " +
+        "SUM(CASE WHEN drs.synchronization_state_desc = 'NOT SYNCHRONIZING' THEN 1 ELSE 0 END) AS not_synchronizing_count, " +
+        'MIN(CAST(drcs.is_failover_ready AS int)) AS failover_ready ' +
+        'FROM sys.dm_hadr_database_replica_states AS drs ' +
+        'JOIN sys.availability_replicas AS ar ON ar.replica_id = drs.replica_id ' +
+        'JOIN sys.availability_groups AS ag ON ag.group_id = drs.group_id ' +
+        'LEFT JOIN sys.dm_hadr_database_replica_cluster_states AS drcs ON drcs.replica_id = drs.replica_id AND drcs.group_database_id = drs.group_database_id ' +
+        'GROUP BY ag.name, ar.replica_server_name')
+}

@@ -43,6 +43,7 @@ export interface OperationArguments {
   };
   readonly installerStatus: { readonly stagingDir: string; readonly executionId: string };
   readonly queryBuild: { readonly instance: string };
+  readonly topology: { readonly instances: readonly string[] };
 }
 
 const nullableText = z.string().nullable();
@@ -116,6 +117,34 @@ export const OPERATION_RESULT_SCHEMAS = {
     productUpdateLevel: nullableText,
     source: z.enum(['sql', 'registry']),
     fallbackReason: nullableText,
+  }),
+  topology: z.strictObject({
+    instances: z.array(
+      z.strictObject({
+        instance: z.string(),
+        error: nullableText,
+        serverName: nullableText,
+        hadrEnabled: z.boolean(),
+        availabilityGroups: z.array(
+          z.strictObject({
+            name: z.string(),
+            replicas: z.array(
+              z.strictObject({
+                replicaServerName: z.string(),
+                availabilityMode: nullableText,
+                failoverMode: nullableText,
+                isLocal: z.boolean(),
+                role: nullableText,
+                connected: z.boolean().nullable(),
+                synchronizationState: nullableText,
+                failoverReady: z.boolean().nullable(),
+              }),
+            ),
+          }),
+        ),
+        failoverCluster: z.strictObject({ nodes: z.array(z.string()), owner: z.string() }).nullable(),
+      }),
+    ),
   }),
 } as const satisfies Record<OperationName, z.ZodType>;
 

@@ -1,6 +1,6 @@
 import { RemoteOperationError } from '../../errors.js';
 import { parseSetupSummary } from '../../sqlserver/setupSummary.js';
-import type { BuildQuery, DiscoveryResult, InstallerStatus, InstallResult, PreflightFacts } from '../transport.js';
+import type { BuildQuery, DiscoveryResult, InstallerStatus, InstallResult, PreflightFacts, TopologyResult } from '../transport.js';
 import type { OperationResult } from './operationOutput.js';
 
 /**
@@ -79,5 +79,33 @@ export function buildQueryFrom(result: OperationResult<'queryBuild'>): BuildQuer
     productLevel: result.productLevel,
     productUpdateLevel: result.productUpdateLevel,
     source: result.source,
+  };
+}
+
+/** SQL Server's `SYNCHRONOUS_COMMIT` as the configuration writes it: `synchronous_commit`. */
+function lowerDesc(value: string | null): string | null {
+  return value === null ? null : value.toLowerCase();
+}
+
+export function topologyFrom(result: OperationResult<'topology'>): TopologyResult {
+  return {
+    instances: result.instances.map((instance) => ({
+      instance: instance.instance,
+      error: instance.error,
+      failoverCluster: instance.failoverCluster,
+      availabilityGroups: instance.availabilityGroups.map((group) => ({
+        name: group.name,
+        replicas: group.replicas.map((replica) => ({
+          replicaServerName: replica.replicaServerName,
+          availabilityMode: lowerDesc(replica.availabilityMode),
+          failoverMode: lowerDesc(replica.failoverMode),
+          isLocal: replica.isLocal,
+          role: lowerDesc(replica.role),
+          connected: replica.connected,
+          synchronizationState: replica.synchronizationState,
+          failoverReady: replica.failoverReady,
+        })),
+      })),
+    })),
   };
 }

@@ -17,6 +17,7 @@ export const OPERATION_NAMES = [
   'install',
   'installerStatus',
   'queryBuild',
+  'topology',
 ] as const;
 export type OperationName = (typeof OPERATION_NAMES)[number];
 
@@ -45,6 +46,7 @@ const OPERATIONS: Readonly<Record<OperationName, OperationDefinition>> = {
     libraries: ['InstallerExecution.ps1'],
   },
   queryBuild: { file: 'QueryBuild.ps1', entryPoint: 'Invoke-QueryBuildOperation', libraries: ['SqlInstance.ps1'] },
+  topology: { file: 'Topology.ps1', entryPoint: 'Invoke-TopologyOperation', libraries: [] },
 };
 
 /** Absolute path of a `.ps1` file shipped beside this module (src/ in development, dist/ when built). */
