@@ -35,6 +35,8 @@ export interface CliOptions {
   readonly stageOnly: boolean;
   /** --continue-after-halt: with --resume, start the waves after one that halted the run. */
   readonly continueAfterHalt: boolean;
+  /** --accept-topology: record the live availability groups and FCIs even where they differ from the recorded ones. */
+  readonly acceptTopology: boolean;
 }
 
 function positiveInteger(value: string): number {
@@ -99,6 +101,7 @@ export function buildProgram(): Command {
     .option('--window-end <time>', 'end of the maintenance window, ISO-8601 with offset (overrides maintenance_window.end)', parseWindowEnd)
     .option('--stage-only', 'with --deploy-hotfixes: copy and verify every planned installer on its host (with pre-flight); install nothing')
     .option('--continue-after-halt', 'with --deploy-hotfixes --resume: go on with the waves after one that halted the run')
+    .option('--accept-topology', 'with --hotfix-plan: record the availability groups and clusters as found now, where they differ from the record')
     .option('--verbose', 'show debug messages on screen')
     .option('--check-mapping', 'check the mapping file against the build catalog (exit 1 when it finds something)')
     .option('--suggest-mapping', 'print mapping entries for the installers under hotfixes/ (writes nothing)')
@@ -135,5 +138,6 @@ export function readOptions(program: Command): CliOptions {
     windowEnd: o.windowEnd as number | undefined,
     stageOnly: o.stageOnly === true,
     continueAfterHalt: o.continueAfterHalt === true,
+    acceptTopology: o.acceptTopology === true,
   };
 }

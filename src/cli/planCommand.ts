@@ -18,6 +18,7 @@ export async function planCommand(options: CliOptions): Promise<number> {
     const prepared = await preparePlan(config, db, transports, {
       servers: options.server,
       offline: options.offline,
+      acceptTopology: options.acceptTopology,
       concurrency: options.maxConcurrent ?? Math.max(8, config.settings.max_concurrent_servers),
     });
     const concurrency = options.maxConcurrent ?? config.settings.max_concurrent_servers;

@@ -1,5 +1,6 @@
 import type { Plan, PlanStatus, PlanTarget } from '../plan/types.js';
 import { buildFactsText } from './buildFactsText.js';
+import { formatRolling } from './rollingText.js';
 
 const STATUS_LABEL: Record<PlanStatus, string> = {
   pending: 'pending',
@@ -17,6 +18,7 @@ export function formatPlan(plan: Plan, source: string, schedule?: string): strin
   lines.push(`Hotfix plan: ${plan.targets.length} instance(s) on ${hosts} host(s); ${source}`);
   lines.push('');
   for (const t of plan.targets) lines.push(...formatTarget(t), '');
+  if (plan.rolling) lines.push(formatRolling(plan.rolling), '');
   if (schedule) lines.push(schedule, '');
   lines.push(formatSummary(plan));
   return lines.join('\n');

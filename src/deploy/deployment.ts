@@ -96,12 +96,32 @@ async function startNewRun(req: DeploymentRequest, io: DeploymentIo, spec: NewRu
 }
 
 async function planFor(req: DeploymentRequest, spec: NewRunSpec): Promise<PreparedPlan> {
-  return preparePlan(req.config, req.history.db, req.transports, {
+  const prepared = await preparePlan(req.config, req.history.db, req.transports, {
     servers: spec.servers,
     offline: false,
     concurrency: Math.max(8, req.maxConcurrent),
     skip: spec.skip,
   });
+  // Staging installs nothing, so clustered hosts may be staged.
+  if (spec.mode !== 'stage') refuseClusteredWork(prepared);
+  return prepared;
+}
+
+/**
+ * The rolling order of availability groups and FCIs is planned and shown, but the engine does not
+ * run failovers yet: patching one of their hosts as a standalone host could patch a primary, so the
+ * deployment refuses and says how to go on.
+ */
+function refuseClusteredWork(prepared: PreparedPlan): void {
+  const rolling = prepared.rolling.rolling;
+  const clustered = [
+    ...rolling.availabilityGroups.filter((g) => g.status !== 'up_to_date').map((g) => `availability group ${g.name}`),
+    ...rolling.failoverClusters.filter((c) => c.status !== 'up_to_date').map((c) => `failover cluster instance ${c.name}`),
+  ];
+  if (clustered.length === 0) return;
+  throw new RefusalError(
+    `${clustered.join(', ')} need a rolling update, which this version plans (see --hotfix-plan) but does not yet carry out; deploy the other hosts with --server, and patch these in the plan's order`,
+  );
 }
 
 async function planAndShow(

@@ -14,6 +14,9 @@ import { activeServers, recordDiscovery } from '../store/servers.js';
 import { familyOf } from '../sqlserver/family.js';
 import { parseBuild } from '../sqlserver/buildNumber.js';
 import { missingSecretVariables } from '../remote/credentials.js';
+import { recordedTopology, recordTopology } from '../store/topology.js';
+import { assembleTopology, type InstanceAnswer } from '../topology/assemble.js';
+import { type RollingPlanResult, rollingPlanFor, rollingPlanJson } from '../topology/forPlan.js';
 import { checkInstallerFiles } from './localInstallers.js';
 
 /** Loads the configuration or throws a ConfigError listing every problem. */
@@ -35,6 +38,8 @@ export interface PreparedPlan extends PlanResult {
   readonly catalogOrigin: string;
   /** What the catalog says about the mapping file (also in `warnings`). */
   readonly mappingFindings: readonly MappingFinding[];
+  /** The clustered instances' topology and rolling order (empty when there are none). */
+  readonly rolling: RollingPlanResult;
 }
 
 /** Per target (`server\instance`, lower-case), installer files (lower-case) not to run again. */
@@ -49,6 +54,8 @@ export interface PrepareOptions {
   readonly signal?: AbortSignal | undefined;
   /** The moment the plan is made: decides whether a build's support has ended. */
   readonly now?: Date | undefined;
+  /** Record the live topology of availability groups and FCIs even where it differs from the recorded one. */
+  readonly acceptTopology?: boolean | undefined;
 }
 
 /**
@@ -71,12 +78,14 @@ export async function preparePlan(
     );
   }
   let inventory = recordedInventory(selected);
+  let topologyAnswers: InstanceAnswer[] | null = null;
   const live = !options.offline && transports !== null;
   if (live) {
     refuseMissingSecrets(config, selected.map((t) => t.credential));
     const outcome = await discoverInventory(selected, transports, options.concurrency, options.signal);
     inventory = outcome.inventory;
     warnings.push(...outcome.warnings);
+    topologyAnswers = outcome.topology;
     db.transaction(() => {
       for (const f of outcome.found) {
         const build = parseBuild(f.version);
@@ -85,6 +94,22 @@ export async function preparePlan(
     })();
   }
   const result = withoutInstallers(buildPlan({ mapping: config.mapping, inventory, root: config.root }), options.skip);
+  const rolling = rollingPlanFor({
+    live: topologyAnswers ? assembleTopology(topologyAnswers, merged) : null,
+    recorded: recordedTopology(db),
+    known: merged,
+    planned: result.plan.targets,
+    failback: config.settings.availability_groups.failback,
+    acceptTopology: options.acceptTopology ?? false,
+  });
+  if (rolling.toRecord) recordTopology(db, rolling.toRecord);
+  for (const group of rolling.rolling.availabilityGroups) {
+    if (group.status === 'refused') warnings.push(`availability group ${group.name} is refused: ${group.reasons.join('; ')}`);
+  }
+  for (const fci of rolling.rolling.failoverClusters) {
+    if (fci.status === 'refused') warnings.push(`failover cluster instance ${fci.name} is refused: ${fci.reasons.join('; ')}`);
+  }
+  const clustered = rolling.topology.availabilityGroups.length + rolling.topology.failoverClusters.length > 0;
   const mappingName = displayPath(config.files.mapping);
   const files = checkInstallerFiles(config.mapping, mappingName, config.root, result.plan);
   warnings.push(...files.warnings);
@@ -98,7 +123,8 @@ export async function preparePlan(
   warnings.push(...mappingFindings.map(formatProblem));
   // Passes the host plans through as the planner made them: grouped only if someone reads them.
   return {
-    plan: annotatePlan(result.plan, catalog.catalog, today),
+    plan: clustered ? { ...annotatePlan(result.plan, catalog.catalog, today), rolling: rollingPlanJson(rolling) } : annotatePlan(result.plan, catalog.catalog, today),
+    rolling,
     catalog: catalog.catalog,
     catalogOrigin: catalog.origin,
     mappingFindings,

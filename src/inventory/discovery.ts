@@ -3,6 +3,7 @@ import { errorMessage } from '../errors.js';
 import type { InventoryEntry } from '../plan/planner.js';
 import type { TransportProvider } from '../remote/transports.js';
 import type { DiscoveryResult } from '../remote/transport.js';
+import type { InstanceAnswer } from '../topology/assemble.js';
 import type { KnownTarget } from './targets.js';
 
 export interface DiscoveryOutcome {
@@ -10,6 +11,8 @@ export interface DiscoveryOutcome {
   /** What a live query found, per target, to be recorded in `servers`. */
   readonly found: { target: KnownTarget; version: string | null; edition: string | null }[];
   readonly warnings: string[];
+  /** Each answering instance's availability groups and failover cluster facts. */
+  readonly topology: InstanceAnswer[];
 }
 
 /** Inventory from recorded versions only (`--offline`). */
@@ -43,6 +46,8 @@ export async function discoverInventory(
   }
   const limit = pLimit(Math.max(1, concurrency));
   const results = new Map<string, { ok: true; result: DiscoveryResult } | { ok: false; reason: string }>();
+  const topology: InstanceAnswer[] = [];
+  const warnings: string[] = [];
   await Promise.all(
     [...hosts.entries()].map(([key, hostTargets]) =>
       limit(async () => {
@@ -51,7 +56,24 @@ export async function discoverInventory(
           const transport = await transports.get(first.transport);
           const session = await transport.open({ server: first.server, port: first.port, credential: first.credential }, signal);
           try {
-            results.set(key, { ok: true, result: await session.discover(signal) });
+            const result = await session.discover(signal);
+            results.set(key, { ok: true, result });
+            // Availability groups and clusters of the targets' instances that the host has.
+            const present = hostTargets.filter((t) => result.instances.some((i) => i.instance.toLowerCase() === t.instance.toLowerCase()));
+            if (present.length > 0) {
+              try {
+                const answer = await session.queryTopology(
+                  present.map((t) => t.instance),
+                  signal,
+                );
+                for (const facts of answer.instances) {
+                  const target = present.find((t) => t.instance.toLowerCase() === facts.instance.toLowerCase());
+                  if (target) topology.push({ target: { server: target.server, instance: target.instance }, facts });
+                }
+              } catch (error) {
+                warnings.push(`${first.server}: availability groups and clusters could not be read: ${errorMessage(error)}`);
+              }
+            }
           } finally {
             await session.close();
           }
@@ -66,7 +88,6 @@ export async function discoverInventory(
 
   const inventory: InventoryEntry[] = [];
   const found: DiscoveryOutcome['found'] = [];
-  const warnings: string[] = [];
   for (const t of targets) {
     const outcome = results.get(t.server.toLowerCase())!;
     const base = { server: t.server, instance: t.instance, transport: t.transport, port: t.port, credential: t.credential };
@@ -88,5 +109,5 @@ export async function discoverInventory(
     inventory.push({ ...base, version: instance.build, edition: instance.edition ?? t.recordedEdition, reachable: true });
     found.push({ target: t, version: instance.build, edition: instance.edition });
   }
-  return { inventory, found, warnings };
+  return { inventory, found, warnings, topology };
 }

@@ -1,5 +1,6 @@
 import type { TargetCatalogFacts } from '../catalog/facts.js';
 import type { TransportName } from '../remote/transport.js';
+import type { RollingPlanJson } from '../topology/forPlan.js';
 
 /** What the planner concludes for one instance. */
 export const PLAN_STATUS = ['pending', 'up_to_date', 'unsupported', 'no_mapping', 'invalid_version', 'unreachable'] as const;
@@ -41,6 +42,8 @@ export type PlanSummary = Record<PlanStatus, number>;
 export interface Plan {
   readonly targets: readonly PlanTarget[];
   readonly summary: PlanSummary;
+  /** Present when targets belong to availability groups or failover cluster instances: their rolling order. */
+  readonly rolling?: RollingPlanJson | undefined;
 }
 
 /** One installer execution on one host: the unit the deployment engine runs. */
