@@ -20,6 +20,29 @@ BEGIN
   SELECT RAISE(ABORT, 'a run cannot finish while any of its targets or steps is unfinished');
 END;
 
+CREATE TABLE availability_replicas (
+  id                    INTEGER PRIMARY KEY,
+  ag_name               TEXT    NOT NULL COLLATE NOCASE,
+  server                TEXT    NOT NULL COLLATE NOCASE,
+  instance              TEXT    NOT NULL COLLATE NOCASE,
+  role                  TEXT    CHECK (role IN ('primary', 'secondary')),
+  availability_mode     TEXT    NOT NULL,
+  failover_mode         TEXT    NOT NULL,
+  synchronization_state TEXT,
+  seen_at               TEXT    NOT NULL,
+  UNIQUE (ag_name, server, instance)
+);
+
+CREATE TABLE failover_cluster_instances (
+  id       INTEGER PRIMARY KEY,
+  server   TEXT NOT NULL COLLATE NOCASE,
+  instance TEXT NOT NULL COLLATE NOCASE,
+  nodes    TEXT NOT NULL,
+  owner    TEXT NOT NULL,
+  seen_at  TEXT NOT NULL,
+  UNIQUE (server, instance)
+);
+
 CREATE TABLE hotfix_action_deps (
   action_id  INTEGER NOT NULL REFERENCES hotfix_actions (id),
   depends_on INTEGER NOT NULL REFERENCES hotfix_actions (id),
