@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parseBuild } from '../sqlserver/buildNumber.js';
 import { classifyExitCode } from '../sqlserver/setupExitCodes.js';
 import { labSignatureOf } from './installerFile.js';
-import { type LabTopologyRows, labTopologyRows } from './topologyFacts.js';
+import { labMoveRole, labRoleOwner, labRunStatement, type LabTopologyRows, labTopologyRows } from './topologyFacts.js';
 import { LabWorld } from './world.js';
 
 /**
@@ -214,4 +214,26 @@ export function topologyRows(context: LabHostContext, instance: string): LabTopo
   } finally {
     world.close();
   }
+}
+
+function withWorld<T>(context: LabHostContext, work: (world: LabWorld) => T): T {
+  const world = openWorld(context);
+  try {
+    return work(world);
+  } finally {
+    world.close();
+  }
+}
+
+/** Runs one statement of the availability-group operations on this host's instance. */
+export function runStatement(context: LabHostContext, instance: string, statement: string): void {
+  withWorld(context, (world) => labRunStatement(world, context.server, instance, statement));
+}
+
+export function roleOwner(context: LabHostContext, instance: string): string {
+  return withWorld(context, (world) => labRoleOwner(world, context.server, instance));
+}
+
+export function moveRole(context: LabHostContext, instance: string, node: string): string {
+  return withWorld(context, (world) => labMoveRole(world, context.server, { instance, node }).current);
 }

@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 import { fileURLToPath } from 'node:url';
 import { errorMessage } from '../errors.js';
-import { hostFacts, installerSignature, type LabHostContext, runLabInstaller, spawnWatcher, topologyRows, watchLabInstaller } from './labHost.js';
+import { hostFacts, installerSignature, type LabHostContext, moveRole, roleOwner, runLabInstaller, runStatement, spawnWatcher, topologyRows, watchLabInstaller } from './labHost.js';
 
 /**
  * What the lab surfaces (Surfaces.Lab.ps1) call on a host of the SSH test bed:
  *
  *   node labHostCli.js host                                          the host's facts, one JSON object
  *   node labHostCli.js topology <instance>                           the rows of the topology queries, one JSON object
+ *   node labHostCli.js sql <instance> <statement>                    runs one statement of AvailabilityChange.ps1 on the world
+ *   node labHostCli.js role-owner <instance>                          the node owning the FCI role of the instance
+ *   node labHostCli.js move-role <instance> <node>                    moves that role; prints the new owner
  *   node labHostCli.js signature <path>                              a staged file's Authenticode answer
  *   node labHostCli.js run-installer <executionId> <path> <params>   stands in for setup.exe; prints {"exitCode":N}
  *   node labHostCli.js watch-installer <pid> <executionId>           kills the world's execution when that process dies
@@ -41,6 +44,25 @@ async function main(args: readonly string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(topologyRows(context, instance))}\n`);
       return 0;
     }
+    case 'sql': {
+      const [instance, statement] = rest;
+      if (!instance || !statement) throw new Error('usage: sql <instance> <statement>');
+      runStatement(context, instance, statement);
+      process.stdout.write('{}\n');
+      return 0;
+    }
+    case 'role-owner': {
+      const [instance] = rest;
+      if (!instance) throw new Error('usage: role-owner <instance>');
+      process.stdout.write(`${JSON.stringify({ owner: roleOwner(context, instance) })}\n`);
+      return 0;
+    }
+    case 'move-role': {
+      const [instance, node] = rest;
+      if (!instance || !node) throw new Error('usage: move-role <instance> <node>');
+      process.stdout.write(`${JSON.stringify({ owner: moveRole(context, instance, node) })}\n`);
+      return 0;
+    }
     case 'signature': {
       const [file] = rest;
       if (!file) throw new Error('usage: signature <path>');
@@ -63,7 +85,7 @@ async function main(args: readonly string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new Error(`unknown verb ${JSON.stringify(verb)} (host, topology, signature, run-installer, watch-installer)`);
+      throw new Error(`unknown verb ${JSON.stringify(verb)} (host, topology, sql, role-owner, move-role, signature, run-installer, watch-installer)`);
   }
 }
 

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConnectivityError, RemoteOperationError } from '../errors.js';
 import { labSignatureOf } from '../lab/installerFile.js';
-import { labInstanceTopology } from '../lab/topologyFacts.js';
+import { LabTopologyError } from '../lab/topology.js';
+import { labFailover, labInstanceTopology, labMoveRole, labSetFailoverMode } from '../lab/topologyFacts.js';
 import { delay } from './delay.js';
 import type { LabExecutionRow, LabWorld } from '../lab/world.js';
 import { classifyExitCode } from '../sqlserver/setupExitCodes.js';
@@ -22,6 +23,7 @@ import type {
   ServiceState,
   StageRequest,
   StageResult,
+  TopologyChange,
   TopologyResult,
   Transport,
 } from './transport.js';
@@ -168,6 +170,31 @@ class SimulatedSession implements HostSession {
     // A stopped engine cannot answer SERVERPROPERTY: its build comes from the registry and sqlservr.exe.
     const running = this.world.host(this.server)?.services_running === 1 && row.engine_state === 'running';
     return { build: row.version, edition: row.edition, source: running ? 'sql' : 'registry' };
+  }
+
+  async setFailoverMode(request: { instance: string; group: string; replica: string; mode: 'automatic' | 'manual' }): Promise<TopologyChange> {
+    this.assertOpen();
+    return this.asOperation('setFailoverMode', () => labSetFailoverMode(this.world, this.server, request));
+  }
+
+  async failover(request: { instance: string; group: string }): Promise<{ alreadyPrimary: boolean }> {
+    this.assertOpen();
+    return this.asOperation('failover', () => labFailover(this.world, this.server, request));
+  }
+
+  async moveRole(request: { instance: string; node: string }): Promise<TopologyChange> {
+    this.assertOpen();
+    return this.asOperation('moveRole', () => labMoveRole(this.world, this.server, request));
+  }
+
+  /** What SQL Server or the cluster refuses is an operation error naming the server, as over WinRM. */
+  private asOperation<T>(operation: string, change: () => T): T {
+    try {
+      return change();
+    } catch (error) {
+      if (error instanceof LabTopologyError) throw new RemoteOperationError(this.server, operation, error.message, { cause: error });
+      throw error;
+    }
   }
 
   async queryTopology(instances: readonly string[]): Promise<TopologyResult> {

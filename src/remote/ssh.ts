@@ -40,6 +40,7 @@ import type {
   PreflightRequest,
   StageRequest,
   StageResult,
+  TopologyChange,
   TopologyResult,
   Transport,
 } from './transport.js';
@@ -616,6 +617,18 @@ export class SshHostSession implements HostSession {
 
   async installerStatus(executionId: string, signal?: AbortSignal): Promise<InstallerStatus> {
     return installerStatusFrom(await this.invoke('installerStatus', { stagingDir: this.options.stagingDir, executionId }, { signal }));
+  }
+
+  async setFailoverMode(request: { instance: string; group: string; replica: string; mode: 'automatic' | 'manual' }, signal?: AbortSignal): Promise<TopologyChange> {
+    return this.invoke('setFailoverMode', request, { signal });
+  }
+
+  async failover(request: { instance: string; group: string }, signal?: AbortSignal): Promise<{ alreadyPrimary: boolean }> {
+    return this.invoke('failover', request, { signal });
+  }
+
+  async moveRole(request: { instance: string; node: string }, signal?: AbortSignal): Promise<TopologyChange> {
+    return this.invoke('moveRole', request, { signal });
   }
 
   async queryTopology(instances: readonly string[], signal?: AbortSignal): Promise<TopologyResult> {

@@ -224,6 +224,14 @@ export interface TopologyResult {
   readonly instances: readonly InstanceTopology[];
 }
 
+/** A change of one availability group's or FCI's state, as the target reports it afterwards. */
+export interface TopologyChange {
+  readonly previous: string;
+  readonly current: string;
+  /** False when it was already so and nothing was done. */
+  readonly changed: boolean;
+}
+
 export interface HostSession {
   readonly server: string;
   discover(signal?: AbortSignal): Promise<DiscoveryResult>;
@@ -235,6 +243,15 @@ export interface HostSession {
   queryBuild(instance: string, signal?: AbortSignal): Promise<BuildQuery>;
   /** Availability groups and failover cluster facts of the named instances, each read on its own. */
   queryTopology(instances: readonly string[], signal?: AbortSignal): Promise<TopologyResult>;
+  /**
+   * `ALTER AVAILABILITY GROUP … MODIFY REPLICA ON replica WITH (FAILOVER_MODE = …)` on `instance`,
+   * which must be the group's primary. `replica` as sys.availability_replicas names it.
+   */
+  setFailoverMode(request: { readonly instance: string; readonly group: string; readonly replica: string; readonly mode: 'automatic' | 'manual' }, signal?: AbortSignal): Promise<TopologyChange>;
+  /** A planned failover (`ALTER AVAILABILITY GROUP … FAILOVER`) run on `instance`, the secondary that becomes primary. */
+  failover(request: { readonly instance: string; readonly group: string }, signal?: AbortSignal): Promise<{ readonly alreadyPrimary: boolean }>;
+  /** Moves an FCI's role to `node`; run on a node of its cluster (the virtual name moves with the role). */
+  moveRole(request: { readonly instance: string; readonly node: string }, signal?: AbortSignal): Promise<TopologyChange>;
   /**
    * The Authenticode signature of a staged installer. Optional: transports to hosts without
    * Authenticode (the lab) leave it out, and the engine then relies on the SHA-256 alone.

@@ -126,6 +126,27 @@ export function transportContract(name: string, makeFixture: () => Promise<Contr
       expect(missing!.error).toContain('NO_SUCH_INSTANCE');
     });
 
+    it('changes a failover mode on the primary, reporting what it was, and does nothing when it is already so', async () => {
+      const { name, localReplica } = fixture.availabilityGroup;
+      const request = { instance: fixture.instance, group: name, replica: localReplica };
+      expect(await session.setFailoverMode({ ...request, mode: 'automatic' })).toEqual({ previous: 'manual', current: 'automatic', changed: true });
+      expect(await session.setFailoverMode({ ...request, mode: 'manual' })).toEqual({ previous: 'automatic', current: 'manual', changed: true });
+      expect(await session.setFailoverMode({ ...request, mode: 'manual' })).toEqual({ previous: 'manual', current: 'manual', changed: false });
+      const [mine] = (await session.queryTopology([fixture.instance])).instances;
+      expect(mine!.availabilityGroups[0]!.replicas.find((r) => r.isLocal)).toMatchObject({ failoverMode: 'manual', role: 'primary' });
+    });
+
+    it('fails over only where it can: a primary is already primary, an unknown group is an error naming it', async () => {
+      const { name } = fixture.availabilityGroup;
+      expect(await session.failover({ instance: fixture.instance, group: name })).toEqual({ alreadyPrimary: true });
+      const error = await session.failover({ instance: fixture.instance, group: 'NO-SUCH-AG' }).then(
+        () => null,
+        (e: unknown) => e as Error,
+      );
+      expect(error?.message).toContain('NO-SUCH-AG');
+      expect(error?.message).toContain(fixture.host.server);
+    });
+
     it('reports pre-flight facts', async () => {
       const facts = await session.preflight({ stagingDir: fixture.stagingDir, instances: [fixture.instance], ignorePendingFileRename: false });
       expect(facts.stagingFreeBytes).toBeGreaterThan(0);

@@ -236,3 +236,25 @@ function Invoke-SqlHadrDatabaseQuery {
         if ($null -ne $row) { $row }
     }
 }
+
+function Invoke-LocalSqlNonQuery {
+    # The statements the operations send are run against the lab world (labHostCli.js sql), which
+    # understands exactly those forms.
+    param([Parameter(Mandatory = $true)][string]$Instance, [Parameter(Mandatory = $true)][string]$CommandText)
+    [void](Invoke-LabHostCli -Arguments @('sql', $Instance, $CommandText))
+}
+
+function Get-SqlClusterGroup {
+    param([Parameter(Mandatory = $true)][string]$Instance)
+    throw (New-OperationException -Type 'ClusterRoleNotFound' -Message 'the lab has no cluster groups; its surfaces answer role owners and moves themselves')
+}
+
+function Get-SqlClusterRoleOwner {
+    param([Parameter(Mandatory = $true)][string]$Instance)
+    return [string](Invoke-LabHostCli -Arguments @('role-owner', $Instance))['owner']
+}
+
+function Move-SqlClusterRole {
+    param([Parameter(Mandatory = $true)][string]$Instance, [Parameter(Mandatory = $true)][string]$Node)
+    return [string](Invoke-LabHostCli -Arguments @('move-role', $Instance, $Node))['owner']
+}

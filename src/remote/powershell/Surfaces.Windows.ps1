@@ -243,3 +243,53 @@ function Invoke-SqlHadrDatabaseQuery {
         'LEFT JOIN sys.dm_hadr_database_replica_cluster_states AS drcs ON drcs.replica_id = drs.replica_id AND drcs.group_database_id = drs.group_database_id ' +
         'GROUP BY ag.name, ar.replica_server_name')
 }
+
+function Invoke-LocalSqlNonQuery {
+    # Runs one statement against the local instance (SqlClient, integrated security). The statement
+    # is built by the operation from validated names, every identifier and literal quoted.
+    param([Parameter(Mandatory = $true)][string]$Instance, [Parameter(Mandatory = $true)][string]$CommandText)
+    $builder = New-Object -TypeName System.Data.SqlClient.SqlConnectionStringBuilder
+    if ($Instance -eq 'MSSQLSERVER') { $builder.DataSource = '(local)' } else { $builder.DataSource = '(local)\' + $Instance }
+    $builder.IntegratedSecurity = $true
+    $builder.ConnectTimeout = 15
+    $builder.ApplicationName = 'AutoDBAudit'
+    $connection = New-Object -TypeName System.Data.SqlClient.SqlConnection -ArgumentList $builder.ConnectionString
+    try {
+        $connection.Open()
+        $command = $connection.CreateCommand()
+        # A planned failover waits for the secondary to take over; SQL Server's own limit applies.
+        $command.CommandTimeout = 600
+        $command.CommandText = $CommandText
+        [void]$command.ExecuteNonQuery()
+    } finally {
+        $connection.Dispose()
+    }
+}
+
+function Get-SqlClusterGroup {
+    # The cluster group that holds the instance's SQL Server resource (FailoverClusters module); the
+    # cmdlets answer on any node, so this runs on a node, never through the moving virtual name.
+    param([Parameter(Mandatory = $true)][string]$Instance)
+    Import-Module -Name FailoverClusters -ErrorAction Stop
+    $resource = @(Get-ClusterResource | Where-Object { $_.ResourceType.Name -eq 'SQL Server' } | Where-Object {
+            [string](Get-ClusterParameter -InputObject $_ -Name 'InstanceName').Value -eq $Instance
+        })
+    if ($resource.Count -ne 1) {
+        throw (New-OperationException -Type 'ClusterRoleNotFound' -Message ('no single SQL Server cluster resource for instance {0} (found {1})' -f $Instance, $resource.Count))
+    }
+    return $resource[0].OwnerGroup
+}
+
+function Get-SqlClusterRoleOwner {
+    # The node that owns the instance's cluster group now.
+    param([Parameter(Mandatory = $true)][string]$Instance)
+    return [string](Get-SqlClusterGroup -Instance $Instance).OwnerNode.Name
+}
+
+function Move-SqlClusterRole {
+    # Move-ClusterGroup to the node; returns the node that owns the group afterwards.
+    param([Parameter(Mandatory = $true)][string]$Instance, [Parameter(Mandatory = $true)][string]$Node)
+    $group = Get-SqlClusterGroup -Instance $Instance
+    $moved = Move-ClusterGroup -Name $group.Name -Node $Node -ErrorAction Stop
+    return [string]$moved.OwnerNode.Name
+}

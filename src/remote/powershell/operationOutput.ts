@@ -44,6 +44,9 @@ export interface OperationArguments {
   readonly installerStatus: { readonly stagingDir: string; readonly executionId: string };
   readonly queryBuild: { readonly instance: string };
   readonly topology: { readonly instances: readonly string[] };
+  readonly setFailoverMode: { readonly instance: string; readonly group: string; readonly replica: string; readonly mode: 'automatic' | 'manual' };
+  readonly failover: { readonly instance: string; readonly group: string };
+  readonly moveRole: { readonly instance: string; readonly node: string };
 }
 
 const nullableText = z.string().nullable();
@@ -146,6 +149,9 @@ export const OPERATION_RESULT_SCHEMAS = {
       }),
     ),
   }),
+  setFailoverMode: z.strictObject({ previous: z.string(), current: z.string(), changed: z.boolean() }),
+  failover: z.strictObject({ alreadyPrimary: z.boolean() }),
+  moveRole: z.strictObject({ previous: z.string(), current: z.string(), changed: z.boolean() }),
 } as const satisfies Record<OperationName, z.ZodType>;
 
 export type OperationResult<N extends OperationName> = z.infer<(typeof OPERATION_RESULT_SCHEMAS)[N]>;

@@ -18,6 +18,9 @@ export const OPERATION_NAMES = [
   'installerStatus',
   'queryBuild',
   'topology',
+  'setFailoverMode',
+  'failover',
+  'moveRole',
 ] as const;
 export type OperationName = (typeof OPERATION_NAMES)[number];
 
@@ -47,6 +50,9 @@ const OPERATIONS: Readonly<Record<OperationName, OperationDefinition>> = {
   },
   queryBuild: { file: 'QueryBuild.ps1', entryPoint: 'Invoke-QueryBuildOperation', libraries: ['SqlInstance.ps1'] },
   topology: { file: 'Topology.ps1', entryPoint: 'Invoke-TopologyOperation', libraries: [] },
+  setFailoverMode: { file: 'AvailabilityChange.ps1', entryPoint: 'Invoke-SetFailoverModeOperation', libraries: [] },
+  failover: { file: 'AvailabilityChange.ps1', entryPoint: 'Invoke-FailoverOperation', libraries: [] },
+  moveRole: { file: 'AvailabilityChange.ps1', entryPoint: 'Invoke-MoveRoleOperation', libraries: [] },
 };
 
 /** Absolute path of a `.ps1` file shipped beside this module (src/ in development, dist/ when built). */
