@@ -36,7 +36,7 @@ interface Spec {
 
 function targetsOf(spec: Spec): TargetEntry[] {
   const hosts = new Map<string, { name: string; role: string; availability_mode: string; failover_mode: string; resync_seconds: number; never_resyncs: boolean }[]>();
-  spec.groups.forEach((g, i) =>
+  spec.groups.forEach((g, i) => {
     g.hosts.forEach((h, j) => {
       const sync = j === 0 || g.sync[j]!;
       hosts.set(h, [
@@ -50,17 +50,17 @@ function targetsOf(spec: Spec): TargetEntry[] {
           never_resyncs: spec.neverResyncs === h,
         },
       ]);
-    }),
-  );
+    });
+  });
   const installers = (h: string) => (spec.failingHost === h ? { installers: { 'CU30.exe': { exit_codes: [1603] } } } : {});
   const entries: unknown[] = [...hosts].map(([server, groups]) => ({
     server,
     transport: 'simulated',
     simulation: { version: '15.0.4298.1', availability_group: groups, ...installers(server) },
   }));
-  spec.fcis.forEach((nodes, i) =>
-    entries.push({ server: `FCI${i}`, instance: 'SQL', transport: 'simulated', simulation: { version: '15.0.4298.1', failover_cluster: { nodes, owner: nodes[0] } } }),
-  );
+  spec.fcis.forEach((nodes, i) => {
+    entries.push({ server: `FCI${i}`, instance: 'SQL', transport: 'simulated', simulation: { version: '15.0.4298.1', failover_cluster: { nodes, owner: nodes[0] } } });
+  });
   entries.push({ server: 'SOLO', transport: 'simulated', simulation: { version: '15.0.4298.1' } });
   return targetsFileSchema.parse({ schema_version: 1, targets: entries }).targets;
 }
