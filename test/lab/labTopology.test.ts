@@ -50,7 +50,13 @@ function install(world: LabWorld, server: string, id: string): void {
   world.startExecution(server, id, 'C:\\Stage\\CU30.exe', PATCH);
 }
 
-const events = (world: LabWorld) => world.topology.events().map((e) => ({ at: e.at, kind: e.kind, ...JSON.parse(e.detail) }));
+// The availability-group and cluster kinds; the world records other changes (staged files) too.
+const TOPOLOGY_KINDS = ['sync_state', 'failover', 'failover_mode', 'role_move'];
+const events = (world: LabWorld) =>
+  world.topology
+    .events()
+    .filter((e) => TOPOLOGY_KINDS.includes(e.kind))
+    .map((e) => ({ at: e.at, kind: e.kind, ...JSON.parse(e.detail) }));
 const stateOf = (world: LabWorld, server: string) => world.topology.replicas('AG1').find((r) => r.server === server)!;
 
 describe('lab availability groups', () => {

@@ -35,7 +35,7 @@ Describe 'setFailoverMode' {
 
     It 'sends nothing when the mode is already set' {
         Mock Invoke-SqlHadrReplicaQuery { New-Row 'SQL2' 'MANUAL' 'SECONDARY' 0 }
-        Mock Invoke-LocalSqlNonQuery { }
+        Mock Invoke-LocalSqlNonQuery { $null }
         $envelope = Invoke-TestOperation -EntryPoint 'Invoke-SetFailoverModeOperation' -Arguments ([ordered]@{ instance = 'MSSQLSERVER'; group = 'AG]1'; replica = 'SQL2'; mode = 'manual' })
         $envelope['result']['changed'] | Should -BeFalse
         Should -Invoke Invoke-LocalSqlNonQuery -Times 0
@@ -43,7 +43,7 @@ Describe 'setFailoverMode' {
 
     It 'is an error when the statement returned but the mode did not change' {
         Mock Invoke-SqlHadrReplicaQuery { New-Row 'SQL2' 'AUTOMATIC' 'SECONDARY' 0 }
-        Mock Invoke-LocalSqlNonQuery { }
+        Mock Invoke-LocalSqlNonQuery { $null }
         $envelope = Invoke-TestOperation -EntryPoint 'Invoke-SetFailoverModeOperation' -Arguments ([ordered]@{ instance = 'MSSQLSERVER'; group = 'AG]1'; replica = 'SQL2'; mode = 'manual' })
         $envelope['ok'] | Should -BeFalse
         $envelope['error']['type'] | Should -Be 'ChangeNotApplied'
