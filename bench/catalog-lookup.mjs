@@ -1,4 +1,5 @@
-// Budget: the build catalog adds under 50 ms to a plan of 10,000 instances.
+// Budget: the build catalog adds under 50 ms of CPU to a plan of 10,000 instances (CPU time, as
+// plan-scale.mjs measures, so that a busy machine does not decide the verdict; wall time is shown).
 // In a fresh child process per measurement: a generated fleet whose instances sit on real builds
 // of SQL Server 2012–2025 drawn from the shipped catalog (one in twenty on a build the catalog does
 // not list), planned with buildPlan() against the 50-entry planning mapping; then, timed on their
@@ -111,7 +112,13 @@ async function main() {
   );
   const budgets = [];
   const row = rows.find((r) => r.count === BUDGET.instances);
-  if (row) budgets.push({ name: 'the build catalog adds under 50 ms to a plan of 10,000 instances', ok: row.addedMs < BUDGET.addedMs, measured: `${fixed(row.addedMs)} ms` });
+  if (row) {
+    budgets.push({
+      name: 'the build catalog adds under 50 ms of CPU to a plan of 10,000 instances',
+      ok: row.addedCpuMs < BUDGET.addedMs,
+      measured: `${fixed(row.addedCpuMs)} ms CPU (${fixed(row.addedMs)} ms wall)`,
+    });
+  }
   console.log('');
   for (const b of budgets) console.log(verdict(b));
   saveResult({ bench: 'catalog-lookup', machine: m, rows, budgets });

@@ -88,143 +88,109 @@ function updateName(major: number, releaseName: string, level: string, cu: numbe
   return cu === null ? `${base} GDR` : `${base} + GDR`;
 }
 
+/** A release's builds, read: worked out the first time the release is asked about. */
+interface ReadRelease extends ReleaseSummary {
+  /** Per row index of the catalog file, its entry. */
+  readonly byRow: ReadonlyMap<number, CatalogEntry>;
+  readonly byKey: ReadonlyMap<string, CatalogEntry>;
+}
+
 export class BuildCatalog {
   readonly lastUpdated: string;
   readonly source: CatalogFile['source'];
   readonly licenseNotice: string;
-  readonly entries: readonly CatalogEntry[];
-  private readonly byKey = new Map<string, CatalogEntry>();
-  private readonly byKb = new Map<string, CatalogEntry[]>();
-  private readonly releases = new Map<string, ReleaseSummary>();
+  private readonly rows: CatalogFile['builds'];
+  /** Row indexes per release (`15.0`), in file order. */
+  private readonly rowsByRelease = new Map<string, number[]>();
+  private readonly releases = new Map<string, ReadRelease>();
+  private kbRows: Map<string, number[]> | null = null;
 
   constructor(file: CatalogFile) {
     this.lastUpdated = file.last_updated;
     this.source = file.source;
     this.licenseNotice = file.license_notice;
-    const entries: CatalogEntry[] = [];
-    let group = '';
-    let release = '';
-    let releaseName = '';
-    let level: string | null = null;
-    let cu: number | null = null;
-    let supportedUntil: string | null = null;
-    for (const row of file.builds) {
-      const parts = partsOf(row.build);
-      const groupKey = `${parts[0]}.${parts[1]}`;
-      if (groupKey !== group) {
-        group = groupKey;
-        release = row.name ?? groupKey;
-        releaseName = releaseDisplayName(release);
-        level = null;
-        cu = null;
-        supportedUntil = null;
-      } else if (row.name) {
-        release = row.name;
-        releaseName = releaseDisplayName(release);
-      }
-      if (row.sp) {
-        level = row.sp;
-        cu = null;
-      }
-      if (row.cu) cu = Number(row.cu.slice(2));
-      const kind: BuildKind = row.cu ? 'cumulative_update' : row.sp ? 'service_pack' : level === null ? 'pre_release' : 'update';
-      // dbatools keeps the last end of support seen: it is written on the level's first row.
-      if (row.supported_until) supportedUntil = day(row.supported_until);
-      const name =
-        level === null
-          ? `${releaseName} pre-release`
-          : kind === 'update'
-            ? updateName(parts[0], releaseName, level, cu)
-            : levelName(releaseName, level, cu);
-      const entry: CatalogEntry = {
-        key: parts.join('.'),
-        parts,
-        build: row.build,
-        release,
-        releaseName,
-        level,
-        cu,
-        kind,
-        name,
-        kbs: row.kbs ?? [],
-        releaseDate: day(row.release_date),
-        supportedUntil: level === null ? null : supportedUntil,
-        retired: row.retired === true,
-      };
-      entries.push(entry);
-      // The reference lists RC refreshes twice under one three-part build: the first is kept.
-      if (!this.byKey.has(entry.key)) this.byKey.set(entry.key, entry);
-      for (const kb of entry.kbs) {
-        const list = this.byKb.get(kb);
-        if (list) list.push(entry);
-        else this.byKb.set(kb, [entry]);
-      }
-    }
-    this.entries = entries;
-    this.summarise();
+    this.rows = file.builds;
+    // Only the rows are grouped here; a release is read when first asked about, so a plan of a
+    // fleet on a few releases does not pay for the other releases' hundreds of builds.
+    file.builds.forEach((row, i) => {
+      const first = row.build.indexOf('.');
+      const second = row.build.indexOf('.', first + 1);
+      const key = `${Number(row.build.slice(0, first))}.${Number(row.build.slice(first + 1, second))}`;
+      const list = this.rowsByRelease.get(key);
+      if (list) list.push(i);
+      else this.rowsByRelease.set(key, [i]);
+    });
   }
 
-  private summarise(): void {
-    const grouped = new Map<string, CatalogEntry[]>();
-    for (const e of this.entries) {
-      // One entry per three-part build: the one look-ups find.
-      if (this.byKey.get(e.key) !== e) continue;
-      const key = `${e.parts[0]}.${e.parts[1]}`;
-      const list = grouped.get(key);
-      if (list) list.push(e);
-      else grouped.set(key, [e]);
+  /** Every entry, in the catalog file's order. */
+  get entries(): readonly CatalogEntry[] {
+    const all: CatalogEntry[] = new Array(this.rows.length);
+    for (const key of this.rowsByRelease.keys()) {
+      for (const [i, entry] of this.release(key)!.byRow) all[i] = entry;
     }
-    for (const [key, list] of grouped) {
-      const newestCuByLevel = new Map<string, CatalogEntry>();
-      let newestLevel: string | null = null;
-      let newestCu: CatalogEntry | null = null;
-      for (const e of list) {
-        if (e.kind === 'service_pack') newestLevel = e.level;
-        if (e.kind !== 'cumulative_update' || e.retired || e.level === null) continue;
-        const known = newestCuByLevel.get(e.level);
-        if (!known || (e.cu ?? 0) > (known.cu ?? 0)) newestCuByLevel.set(e.level, e);
-        if (!newestCu || compareKeys(e.parts, newestCu.parts) > 0) newestCu = e;
-      }
-      this.releases.set(key, { releaseName: list[0]!.releaseName, newestCuByLevel, newestLevel, newestCu, entries: list });
+    return all;
+  }
+
+  private release(key: string): ReadRelease | undefined {
+    let read = this.releases.get(key);
+    if (!read) {
+      const indexes = this.rowsByRelease.get(key);
+      if (!indexes) return undefined;
+      read = readRelease(key, indexes, this.rows);
+      this.releases.set(key, read);
     }
+    return read;
   }
 
   /** The catalog's entry for a build (matched on its first three parts), or undefined. */
   lookup(build: string | readonly number[]): CatalogEntry | undefined {
     const parts = typeof build === 'string' ? partsOf(build) : build;
-    const key = `${parts[0]}.${parts[1]}.${parts[2]}`;
-    return this.byKey.get(key);
+    return this.release(`${parts[0]}.${parts[1]}`)?.byKey.get(`${parts[0]}.${parts[1]}.${parts[2]}`);
   }
 
   /** The builds a KB number describes (digits, or `KB…`), lowest first. */
   byKnowledgeBase(kb: string): readonly CatalogEntry[] {
-    return this.byKb.get(kb.replace(/^KB/i, '')) ?? [];
+    if (!this.kbRows) {
+      this.kbRows = new Map();
+      this.rows.forEach((row, i) => {
+        for (const k of row.kbs ?? []) {
+          const list = this.kbRows!.get(k);
+          if (list) list.push(i);
+          else this.kbRows!.set(k, [i]);
+        }
+      });
+    }
+    return (this.kbRows.get(kb.replace(/^KB/i, '')) ?? []).map((i) => {
+      const row = this.rows[i]!;
+      const parts = partsOf(row.build);
+      return this.release(`${parts[0]}.${parts[1]}`)!.byRow.get(i)!;
+    });
   }
 
   /** The release name for a major.minor the catalog knows ("SQL Server 2019"), or null. */
   releaseNameOf(major: number, minor: number): string | null {
-    return this.releases.get(`${major}.${minor}`)?.releaseName ?? null;
+    return this.release(`${major}.${minor}`)?.releaseName ?? null;
   }
 
   /** Every build of a release, in rising order (empty when the catalog does not know it). */
   releaseEntries(major: number, minor: number): readonly CatalogEntry[] {
-    return this.releases.get(`${major}.${minor}`)?.entries ?? [];
+    return this.release(`${major}.${minor}`)?.entries ?? [];
   }
 
   /** The newest cumulative update (not retired) of a build's level, or null when the level has none. */
   newestCuOfLevel(entry: CatalogEntry): CatalogEntry | null {
     if (entry.level === null) return null;
-    return this.releases.get(`${entry.parts[0]}.${entry.parts[1]}`)?.newestCuByLevel.get(entry.level) ?? null;
+    return this.release(`${entry.parts[0]}.${entry.parts[1]}`)?.newestCuByLevel.get(entry.level) ?? null;
   }
 
   /** The newest cumulative update (not retired) of a release, on any level. */
   newestCuOfRelease(major: number, minor: number): CatalogEntry | null {
-    return this.releases.get(`${major}.${minor}`)?.newestCu ?? null;
+    return this.release(`${major}.${minor}`)?.newestCu ?? null;
   }
 
   /** The release's last service-pack level, when it is not the build's own (`SP3` for a build on SP2). */
   newerLevel(entry: CatalogEntry): string | null {
-    const newest = this.releases.get(`${entry.parts[0]}.${entry.parts[1]}`)?.newestLevel ?? null;
+    const newest = this.release(`${entry.parts[0]}.${entry.parts[1]}`)?.newestLevel ?? null;
     return newest !== null && newest !== entry.level ? newest : null;
   }
 
@@ -238,4 +204,71 @@ export class BuildCatalog {
     if (!newest) return 0;
     return Math.max(0, (newest.cu ?? 0) - (entry.cu ?? 0));
   }
+}
+
+/** Reads one release's rows the way dbatools does (see the top of this file). */
+function readRelease(groupKey: string, indexes: readonly number[], rows: CatalogFile['builds']): ReadRelease {
+  const byRow = new Map<number, CatalogEntry>();
+  const byKey = new Map<string, CatalogEntry>();
+  const entries: CatalogEntry[] = [];
+  let release = groupKey;
+  let releaseName = releaseDisplayName(release);
+  let level: string | null = null;
+  let cu: number | null = null;
+  let supportedUntil: string | null = null;
+  for (const i of indexes) {
+    const row = rows[i]!;
+    const parts = partsOf(row.build);
+    if (row.name) {
+      release = row.name;
+      releaseName = releaseDisplayName(release);
+    }
+    if (row.sp) {
+      level = row.sp;
+      cu = null;
+    }
+    if (row.cu) cu = Number(row.cu.slice(2));
+    const kind: BuildKind = row.cu ? 'cumulative_update' : row.sp ? 'service_pack' : level === null ? 'pre_release' : 'update';
+    // dbatools keeps the last end of support seen: it is written on the level's first row.
+    if (row.supported_until) supportedUntil = day(row.supported_until);
+    const name =
+      level === null
+        ? `${releaseName} pre-release`
+        : kind === 'update'
+          ? updateName(parts[0], releaseName, level, cu)
+          : levelName(releaseName, level, cu);
+    const entry: CatalogEntry = {
+      key: `${parts[0]}.${parts[1]}.${parts[2]}`,
+      parts,
+      build: row.build,
+      release,
+      releaseName,
+      level,
+      cu,
+      kind,
+      name,
+      kbs: row.kbs ?? [],
+      releaseDate: day(row.release_date),
+      supportedUntil: level === null ? null : supportedUntil,
+      retired: row.retired === true,
+    };
+    byRow.set(i, entry);
+    // The reference lists RC refreshes twice under one three-part build: the first is kept, and
+    // is the one the release's list holds.
+    if (!byKey.has(entry.key)) {
+      byKey.set(entry.key, entry);
+      entries.push(entry);
+    }
+  }
+  const newestCuByLevel = new Map<string, CatalogEntry>();
+  let newestLevel: string | null = null;
+  let newestCu: CatalogEntry | null = null;
+  for (const e of entries) {
+    if (e.kind === 'service_pack') newestLevel = e.level;
+    if (e.kind !== 'cumulative_update' || e.retired || e.level === null) continue;
+    const known = newestCuByLevel.get(e.level);
+    if (!known || (e.cu ?? 0) > (known.cu ?? 0)) newestCuByLevel.set(e.level, e);
+    if (!newestCu || compareKeys(e.parts, newestCu.parts) > 0) newestCu = e;
+  }
+  return { releaseName: entries[0]?.releaseName ?? releaseName, newestCuByLevel, newestLevel, newestCu, entries, byRow, byKey };
 }
