@@ -126,6 +126,15 @@ class SimulatedSession implements HostSession {
     this.assertOpen();
     const started = Date.now();
     const deadline = started + request.timeoutMs;
+    const staged = this.world.file(this.server, request.remotePath);
+    if (request.sha256 && staged && staged.sha256 !== request.sha256.toLowerCase() && !this.world.execution(this.server, request.executionId)) {
+      throw new RemoteOperationError(
+        this.server,
+        'install',
+        `the staged installer "${request.remotePath}" has SHA-256 ${staged.sha256}, expected ${request.sha256}: it changed after staging and was not started (StagedFileChanged)`,
+        { remoteType: 'StagedFileChanged' },
+      );
+    }
     let execution = this.world.startExecution(this.server, request.executionId, request.remotePath, request.parameters);
     const startedAtMs = Date.parse(execution.started_at);
     for (;;) {

@@ -564,6 +564,7 @@ export class SshHostSession implements HostSession {
       waitSeconds: pollSeconds,
       setupLogVersion: request.setupLogVersion,
       timeoutAction: request.timeoutAction ?? 'kill_when_safe',
+      sha256: request.sha256,
     };
     let launched = false;
     let reconnects = 0;

@@ -103,6 +103,11 @@ export interface InstallRequest {
   readonly setupLogVersion?: string | undefined;
   /** What the timeout does (default `kill_when_safe`); see TIMEOUT_ACTIONS. */
   readonly timeoutAction?: TimeoutAction | undefined;
+  /**
+   * SHA-256 the staged installer must still have when it is started: a file changed since staging is
+   * refused (RemoteOperationError with remoteType `StagedFileChanged`) and never run.
+   */
+  readonly sha256?: string | undefined;
 }
 
 /**

@@ -382,6 +382,7 @@ export class WinRmHostSession implements HostSession {
       waitSeconds,
       setupLogVersion: request.setupLogVersion,
       timeoutAction: request.timeoutAction ?? 'kill_when_safe',
+      sha256: request.sha256,
     };
     let failedAttempts = 0;
     let launched = false;

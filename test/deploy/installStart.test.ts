@@ -17,6 +17,7 @@ describe('an installer that the target could not start', () => {
     const notStarted = operationFailure('InstallerStartFailed', 'the installer "C:\\ProgramData\\AutoDBAudit\\staging\\CU30.exe" could not be started: Access is denied');
     expect(installerStartFailure(notStarted)).toContain('could not be started: Access is denied');
     expect(installerStartFailure(operationFailure('FileNotFound', 'the installer "X" is not on the host'))).toContain('is not on the host');
+    expect(installerStartFailure(operationFailure('StagedFileChanged', 'the staged installer "X" has SHA-256 b, expected a'))).toContain('expected a');
     expect(installerStartFailure(operationFailure('ExecutionLost', 'the wrapper ended without recording an exit code'))).toBeNull();
     expect(installerStartFailure(new ConnectivityError('SQL1', 'connection reset'))).toBeNull();
   });

@@ -223,6 +223,21 @@ Describe 'install' {
         $envelope['error']['message'] | Should -BeLike '*not-executable.exe*'
     }
 
+    It 'checks the staged installer again just before it starts and never runs one that changed since staging' {
+        $installer = Join-Path $script:Staging 'swapped.exe'
+        New-TestInstaller -Path $installer -Body ('echo run >> "{0}/runs.txt"; exit 0' -f $script:Work)
+        $staged = (Get-FileHash -LiteralPath $installer -Algorithm SHA256).Hash.ToLowerInvariant()
+        Add-Content -LiteralPath $installer -Value '# changed after staging'
+        $envelope = Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments ([ordered]@{
+                stagingDir = $script:Staging; executionId = 'swapped'; installerPath = $installer; parameters = ''; timeoutSeconds = 30; sha256 = $staged
+            })
+        $envelope['ok'] | Should -BeFalse
+        $envelope['error']['type'] | Should -Be 'StagedFileChanged'
+        $envelope['error']['message'] | Should -BeLike ('*expected {0}*' -f $staged)
+        Test-Path -LiteralPath (Join-Path $script:Work 'runs.txt') | Should -BeFalse
+        Should -Invoke Start-DetachedProcess -Times 0
+    }
+
     It 'refuses a missing installer and an executionId that is not a plain name' {
         $missing = Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments ([ordered]@{
                 stagingDir = $script:Staging; executionId = 'x'; installerPath = (Join-Path $script:Staging 'absent.exe'); parameters = ''; timeoutSeconds = 30

@@ -98,6 +98,7 @@ async function runExecution(ctx: DeployContext, host: HostContext, group: Execut
       timeoutMs: ctx.settings.stepTimeoutMs,
       signal: ctx.cancellation.signal,
       timeoutAction: ctx.settings.timeoutAction,
+      sha256: stage.sha256,
     });
   } catch (error) {
     const notStarted = installerStartFailure(error);
@@ -200,7 +201,8 @@ function stepIdsOf(group: ExecutionGroup): number[] {
  */
 export function installerStartFailure(error: unknown): string | null {
   if (!(error instanceof RemoteOperationError)) return null;
-  return error.remoteType === 'InstallerStartFailed' || error.remoteType === 'FileNotFound' ? error.message : null;
+  const neverStarted = ['InstallerStartFailed', 'FileNotFound', 'StagedFileChanged'];
+  return error.remoteType !== undefined && neverStarted.includes(error.remoteType) ? error.message : null;
 }
 
 function failedStep(message: string) {

@@ -14,6 +14,7 @@ function Invoke-InstallOperation {
     $waitSeconds = [double](Get-OperationArgument -Arguments $Arguments -Name 'waitSeconds' -Optional -Default $timeoutSeconds)
     $setupLogVersion = [string](Get-OperationArgument -Arguments $Arguments -Name 'setupLogVersion' -Optional -Default '')
     $timeoutAction = [string](Get-OperationArgument -Arguments $Arguments -Name 'timeoutAction' -Optional -Default 'kill_when_safe')
+    $expectedSha256 = [string](Get-OperationArgument -Arguments $Arguments -Name 'sha256' -Optional -Default '')
     if (@('kill_when_safe', 'leave_running', 'kill') -notcontains $timeoutAction) {
         throw (New-OperationException -Type 'InvalidArguments' -Message ('timeoutAction "{0}" must be kill_when_safe, leave_running or kill' -f $timeoutAction))
     }
@@ -24,6 +25,13 @@ function Invoke-InstallOperation {
     if ($null -eq $record) {
         if (-not (Test-Path -LiteralPath $installerPath -PathType Leaf)) {
             throw (New-OperationException -Type 'FileNotFound' -Message ('the installer "{0}" is not on the host' -f $installerPath))
+        }
+        if (-not [string]::IsNullOrEmpty($expectedSha256)) {
+            # Checked again just before the start: a file swapped since staging is never run.
+            $actualSha256 = (Get-FileHash -LiteralPath $installerPath -Algorithm SHA256).Hash.ToLowerInvariant()
+            if ($actualSha256 -ne $expectedSha256.ToLowerInvariant()) {
+                throw (New-OperationException -Type 'StagedFileChanged' -Message ('the staged installer "{0}" has SHA-256 {1}, expected {2}: it changed after staging and was not started' -f $installerPath, $actualSha256, $expectedSha256))
+            }
         }
         $executionDir = [System.IO.Path]::GetDirectoryName($recordPath)
         if (-not (Test-Path -LiteralPath $executionDir -PathType Container)) { $null = New-Item -ItemType Directory -Path $executionDir -Force }

@@ -40,6 +40,8 @@ export interface OperationArguments {
     readonly setupLogVersion?: string | undefined;
     /** kill_when_safe | leave_running | kill: what the timeout does to the installer. */
     readonly timeoutAction?: string | undefined;
+    /** SHA-256 the staged installer must still have when it is started (lower-case hex). */
+    readonly sha256?: string | undefined;
   };
   readonly installerStatus: { readonly stagingDir: string; readonly executionId: string };
   readonly queryBuild: { readonly instance: string };
