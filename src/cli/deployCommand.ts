@@ -10,7 +10,7 @@ import { loadConfigOrThrow, openHistoryFor } from '../deploy/preparePlan.js';
 import { ConfigError, errorMessage, LockLostError, RefusalError, StorageError } from '../errors.js';
 import { TransportProvider } from '../remote/transports.js';
 import { describeStorageFailure } from '../store/database.js';
-import { History, type NewEvent } from '../store/history.js';
+import { History, type NewEvent, type RunRow } from '../store/history.js';
 import { LOCK_STALE_ENV, lockTimingFromEnv } from '../store/runLock.js';
 import { EXIT } from './exitCodes.js';
 import { LogFile } from './logger.js';
@@ -49,6 +49,7 @@ export async function deployCommand(options: CliOptions): Promise<number> {
     stagingConcurrency: stagingHosts(config),
     newRunMode: options.stageOnly ? 'stage' : 'deploy',
     runOptions: (mode) => runOptions(options, config, mode),
+    continueAfterHalt: options.continueAfterHalt,
   };
   let log: LogFile | null = null;
   const io: DeploymentIo = {
@@ -75,10 +76,6 @@ export async function deployCommand(options: CliOptions): Promise<number> {
     if (options.resume) return await resumeRun(request, io);
     if (options.stageOnly && (options.resume || options.retryFailed)) throw new RefusalError('--stage-only starts a stage-only run of its own; to continue one that was interrupted, use --resume alone');
     if (options.continueAfterHalt && !options.resume) throw new RefusalError('--continue-after-halt goes with --resume: it lets a halted run go on with its later waves');
-    if (!options.stageOnly && (options.windowEnd !== undefined || config.settings.maintenance_window || config.settings.waves)) {
-      // Shown by --hotfix-plan already; a deployment must not pretend to keep a window it does not enforce.
-      throw new RefusalError('maintenance windows and waves are shown by --hotfix-plan but not yet enforced by --deploy-hotfixes; remove --window-end, maintenance_window and waves to deploy');
-    }
     if (options.retryFailed) return await retryFailed(request, io);
     return await deployNew(request, io);
   } catch (error) {
@@ -189,6 +186,9 @@ async function runDeployment(
       installers,
       hosts,
       stagingSlots: <T>(copy: () => Promise<T>) => copies(copy),
+      windowEndMs: runWindowEnd(options, history.run(runId)!),
+      continueAfterHalt: options.continueAfterHalt,
+      defaultExpectedMinutes: config.settings.default_expected_minutes,
       settings: {
         stagingDir: config.settings.staging_dir,
         stepTimeoutMs: (options.stepTimeoutMinutes ?? config.settings.step_timeout_minutes) * 60_000,
@@ -223,6 +223,21 @@ async function runDeployment(
  */
 export function stopSignals(platform: NodeJS.Platform = process.platform): NodeJS.Signals[] {
   return platform === 'win32' ? ['SIGINT', 'SIGTERM', 'SIGHUP'] : ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+}
+
+/**
+ * The window a run keeps: the one it was started with (its options), unless --window-end is given
+ * again (an operator extending or moving the window of a resumed run).
+ */
+function runWindowEnd(options: CliOptions, run: RunRow): number | null {
+  if (run.mode === 'stage') return null;
+  if (options.windowEnd !== undefined) return options.windowEnd;
+  try {
+    const recorded = (JSON.parse(run.options) as { window_end?: string | null }).window_end;
+    return recorded ? Date.parse(recorded) : null;
+  } catch {
+    return null;
+  }
 }
 
 function maxConcurrent(options: CliOptions, config: Config): number {

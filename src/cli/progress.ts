@@ -26,6 +26,7 @@ export interface ProgressOptions {
 export class ProgressView implements DeployObserver {
   private readonly active = new Map<string, ActiveHost>();
   private drawnLines = 0;
+  private etaLine: string | null = null;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: ProgressOptions) {
@@ -48,6 +49,12 @@ export class ProgressView implements DeployObserver {
   hostFinished(server: string, summary: string): void {
     this.active.delete(server);
     this.line('info', `${server}: finished: ${summary}`);
+  }
+
+  /** The expected end of the run and of its wave: shown above the active hosts until the next update. */
+  eta(summary: string): void {
+    this.etaLine = summary;
+    this.redraw();
   }
 
   log(level: EventLevel, message: string, error?: unknown): void {
@@ -94,6 +101,7 @@ export class ProgressView implements DeployObserver {
       return `  ▸ ${h.server.padEnd(16)} ${step.padEnd(11)} ${h.installer}  ${elapsed}`;
     });
     if (lines.length === 0) return;
+    if (this.etaLine) lines.unshift(`  ${this.etaLine}`);
     this.options.out.write(`${lines.join('\n')}\n`);
     this.drawnLines = lines.length;
   }

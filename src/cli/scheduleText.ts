@@ -2,6 +2,7 @@ import type { Config } from '../config/load.js';
 import type { HostPlan } from '../plan/types.js';
 import type { KnownTarget } from '../inventory/targets.js';
 import type { DurationSample } from '../predict/durations.js';
+import { clock, formatMinutes } from '../predict/format.js';
 import { forecastRun, type HostWorkForecastInput, type RunForecast } from '../predict/runForecast.js';
 
 /** What the plan adds about time: the expected makespan of the fleet, the waves, and the window. */
@@ -145,13 +146,4 @@ function minutes(ms: number): number {
   return Math.round((ms / 60_000) * 100) / 100;
 }
 
-export function formatMinutes(m: number): string {
-  if (m >= 60) return `${Math.floor(m / 60)} h ${String(Math.round(m % 60)).padStart(2, '0')} min`;
-  if (m >= 1) return `${Number(m.toFixed(1))} min`;
-  return `${Number((m * 60).toFixed(1))} s`;
-}
-
-/** A time as `2026-11-28 04:12:05Z`: UTC, as every time the tool writes. */
-export function clock(iso: string): string {
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}Z`;
-}
+export { clock, formatMinutes };

@@ -2,6 +2,7 @@ import type { TimeoutAction } from '../remote/transport.js';
 import type { TransportProvider } from '../remote/transports.js';
 import type { History } from '../store/history.js';
 import type { Cancellation } from './cancellation.js';
+import type { MaintenanceWindow } from './window.js';
 import type { InstallerCache } from './installerCache.js';
 import type { DeployObserver } from './observer.js';
 
@@ -37,4 +38,12 @@ export interface DeployContext {
   readonly stagingSlots?: (<T>(copy: () => Promise<T>) => Promise<T>) | undefined;
   /** Only these hosts (lower-case names) are worked on (`--resume --server`); null or absent for every host. */
   readonly hosts?: ReadonlySet<string> | null | undefined;
+  /** When the run's maintenance window ends (epoch ms); null or absent: no window. */
+  readonly windowEndMs?: number | null | undefined;
+  /** The maintenance window, built by the engine from `windowEndMs` and the run's predictions. */
+  window?: MaintenanceWindow | undefined;
+  /** --continue-after-halt: a wave that halted the run is overridden and the later waves go on. */
+  readonly continueAfterHalt?: boolean | undefined;
+  /** Predicted minutes of an installer with no history and no expected_minutes (`default_expected_minutes`). */
+  readonly defaultExpectedMinutes?: number | undefined;
 }

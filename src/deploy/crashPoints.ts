@@ -20,6 +20,9 @@ export const CRASH_POINTS = [
   'target-finished',
   'run-finishing',
   'stage-recorded',
+  'wave-started',
+  'wave-finished',
+  'wave-decided',
 ] as const;
 export type CrashPoint = (typeof CRASH_POINTS)[number];
 

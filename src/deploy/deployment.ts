@@ -3,7 +3,7 @@ import { displayPath } from '../config/paths.js';
 import { ConfigError, errorMessage, LockLostError, RefusalError } from '../errors.js';
 import type { PlanTarget } from '../plan/types.js';
 import type { TransportProvider } from '../remote/transports.js';
-import type { History, RunRow, TargetRow } from '../store/history.js';
+import type { History, RunRow, TargetRow, WaveRow } from '../store/history.js';
 import type { RunMode } from '../store/states.js';
 import { type LockOwner, type LockRow, RunLock, type LockTiming } from '../store/runLock.js';
 import { Cancellation } from './cancellation.js';
@@ -11,6 +11,7 @@ import { isProblem } from './engine.js';
 import { InstallerCache } from './installerCache.js';
 import { hashInstallers } from './localInstallers.js';
 import { type PreparedPlan, preparePlan, refuseMissingSecrets, type SkippedInstallers } from './preparePlan.js';
+import { type AssignedWave, assignWaves } from '../predict/waves.js';
 
 /**
  * The order that makes a deploy safe, below the CLI so a test can drive it without a terminal:
@@ -52,6 +53,8 @@ export interface DeploymentRequest {
   readonly newRunMode: 'deploy' | 'stage';
   /** Recorded in the run row. */
   readonly runOptions: (mode: RunMode) => Record<string, unknown>;
+  /** `--continue-after-halt`: `--resume` goes past a wave that halted the run. */
+  readonly continueAfterHalt?: boolean | undefined;
 }
 
 interface NewRunSpec {
@@ -162,9 +165,25 @@ async function startRun(
     configPath: req.config.files.auditConfig,
     hosts: prepared.hosts,
     liveInventory: prepared.live,
+    // Recorded with the run, so that a resumed run keeps the waves it was started with.
+    waves: spec.mode === 'stage' ? undefined : runWaves(req, prepared),
   });
   lock.setRun(runId);
   return io.execute(runId, installers, cancellationOf(lock), null);
+}
+
+/** The configured waves with the plan's hosts that have work assigned to them (src/predict/waves.ts). */
+function runWaves(req: DeploymentRequest, prepared: PreparedPlan): AssignedWave[] | undefined {
+  const specs = req.config.settings.waves;
+  if (!specs || specs.length === 0) return undefined;
+  const tags = new Map<string, Set<string>>();
+  for (const t of prepared.targets) {
+    const set = tags.get(t.server.toLowerCase()) ?? new Set<string>();
+    for (const tag of t.tags) set.add(tag);
+    tags.set(t.server.toLowerCase(), set);
+  }
+  const hosts = prepared.hosts.filter((h) => h.steps.length > 0).map((h) => ({ server: h.server, tags: [...(tags.get(h.server.toLowerCase()) ?? [])] }));
+  return [...assignWaves(specs, hosts).waves];
 }
 
 function nothingToDeploy(io: DeploymentIo, prepared: PreparedPlan): number {
@@ -206,6 +225,11 @@ export function planChanges(before: PreparedPlan, after: PreparedPlan): string[]
 export async function resumeRun(req: DeploymentRequest, io: DeploymentIo): Promise<number> {
   const { history } = req;
   refuseWhileLocked(req);
+  const halted = haltedRun(req);
+  if (halted) return resumeHalted(req, io, halted);
+  if (req.continueAfterHalt) {
+    throw new RefusalError(`--continue-after-halt: ${req.runId !== undefined ? `run ${req.runId}` : 'the latest run'} did not halt at a wave with later waves waiting; use --resume alone`);
+  }
   const run = req.runId !== undefined ? history.run(req.runId) : history.latestUnfinishedRun();
   if (!run) {
     if (req.runId !== undefined) throw new RefusalError(`there is no run ${req.runId} in ${req.config.historyDbPath}`);
@@ -244,6 +268,46 @@ export async function resumeRun(req: DeploymentRequest, io: DeploymentIo): Promi
     }
     history.runResumed(run.id, `run ${run.id} resumed by ${req.owner.operator} on ${req.owner.host} (pid ${req.owner.pid})${scope}`);
     return io.execute(run.id, new InstallerCache(), cancellationOf(lock), hosts);
+  });
+}
+
+/** The run --resume is about, when a wave halted it and later waves wait (nothing later is unfinished). */
+function haltedRun(req: DeploymentRequest): { run: RunRow; wave: WaveRow } | null {
+  const { history } = req;
+  const run = req.runId !== undefined ? history.run(req.runId) : (history.latestUnfinishedRun() ?? history.latestRun());
+  if (run?.status !== 'failed') return null;
+  const wave = history.waves(run.id).find((w) => w.status === 'halted');
+  // A halt after the last wave held nothing back: the run simply failed.
+  const waiting = history.targets(run.id).some((t) => t.status === 'pending');
+  return wave && waiting ? { run, wave } : null;
+}
+
+/**
+ * A halt is a decision, not an interruption: --resume does not pass it. With --continue-after-halt
+ * the run is opened again, the halted wave is recorded as overridden, and the later waves go on.
+ */
+async function resumeHalted(req: DeploymentRequest, io: DeploymentIo, halted: { run: RunRow; wave: WaveRow }): Promise<number> {
+  const { history } = req;
+  const { run, wave } = halted;
+  const waiting = history.targets(run.id).filter((t) => t.status === 'pending');
+  if (!req.continueAfterHalt) {
+    io.say(
+      `Run ${run.id} halted after wave ${wave.name}: ${wave.reason}. ${waiting.length} target(s) of its later waves were not started. --resume does not go past a halt; to go on with them anyway: --deploy-hotfixes --resume --continue-after-halt${req.runId !== undefined ? ` --run-id ${run.id}` : ''}`,
+    );
+    return 1;
+  }
+  refuseWhileUnfinished(history);
+  io.say(`Run ${run.id} halted after wave ${wave.name} (${wave.reason}); going on with ${waiting.length} target(s) of its later waves.`);
+  await io.confirm(`Override the halt of run ${run.id} and go on with its later waves?`);
+  return withRunLock(req, io, async (lock) => {
+    if (history.run(run.id)!.status !== 'failed') {
+      io.say(`Nothing to continue: run ${run.id} changed meanwhile (${history.run(run.id)!.status}).`);
+      return 0;
+    }
+    io.beforeRun();
+    lock.setRun(run.id);
+    history.runResumed(run.id, `run ${run.id} resumed past its halt by ${req.owner.operator} on ${req.owner.host} (pid ${req.owner.pid}), with --continue-after-halt`);
+    return io.execute(run.id, new InstallerCache(), cancellationOf(lock), null);
   });
 }
 

@@ -8,7 +8,13 @@ import { ensureRunGraph } from './graph/buildGraph.js';
 import { RunGraph } from './graph/runGraph.js';
 import { orderHostsByExpectedWork } from './hostOrder.js';
 import { loadHostWork } from './hostWork.js';
-import { Scheduler } from './scheduler.js';
+import type { HostEnd } from './actions/hostVisit.js';
+import { estimateRun, formatEta } from './eta.js';
+import type { HostWork } from './hostWork.js';
+import { RunPredictions } from './runPredictions.js';
+import { runWaves, type WavesOutcome } from './waves.js';
+import { MaintenanceWindow } from './window.js';
+import { DEFAULT_EXPECTED_MINUTES } from '../predict/durations.js';
 
 export type { DeployContext, DeploySettings } from './context.js';
 
@@ -37,23 +43,50 @@ export async function executeRun(ctx: DeployContext): Promise<RunOutcome> {
     wanted.has(w.server.toLowerCase()),
   );
   const hosts = work.map((w): HostContext => ({ server: w.server, work: w, session: null, staged: new Map() }));
-  const scheduler = new Scheduler(ctx, graph, hosts);
-  const ends = await scheduler.run();
+  const predictions = new RunPredictions(history, work, ctx.defaultExpectedMinutes ?? DEFAULT_EXPECTED_MINUTES);
+  if (ctx.windowEndMs != null) ctx.window = new MaintenanceWindow(ctx.windowEndMs, predictions);
+  const stopEta = reportEta(ctx, work, predictions);
+  let waves: WavesOutcome;
+  try {
+    waves = await runWaves(ctx, graph, hosts);
+  } finally {
+    stopEta();
+  }
+  const { ends, halt } = waves;
   // A process that lost the run lock records nothing more (not even the run's end): the new owner settles it.
   if (history.lockLost) throw new LockLostError();
-  if (scheduler.storageFailure !== null) throw scheduler.storageFailure;
+  if (waves.storageFailure) throw waves.storageFailure;
   const left = history.unfinishedWork(runId);
   // A run is finished only when every target and step is: a host that ended early leaves it interrupted.
-  const unfinished = [...ends.values()].some((end) => end !== 'finished') || left.targets > 0 || left.steps > 0;
+  // A halt is an end: the later waves' targets stay pending, never started.
+  const unfinished = waves.unfinished || [...ends.values()].some((end) => end !== 'finished') || (halt === null && (left.targets > 0 || left.steps > 0));
   const targets = history.targets(runId);
   const verdict = judgeRun(targets);
   const cancelled = ctx.cancellation.stopStarting && unfinished;
-  const status: RunStatus = unfinished ? 'interrupted' : verdict.exitCode === 0 ? 'succeeded' : 'failed';
+  const status: RunStatus = unfinished ? 'interrupted' : verdict.exitCode === 0 && halt === null ? 'succeeded' : 'failed';
   crashPoint('run-finishing');
-  const exitCode = cancelled ? 130 : unfinished ? Math.max(verdict.exitCode, 1) : verdict.exitCode;
-  history.runFinished(runId, status, exitCode, `run ${runId} ${status}: ${verdict.summary}`);
+  const exitCode = cancelled ? 130 : unfinished ? Math.max(verdict.exitCode, 1) : halt !== null ? Math.max(verdict.exitCode, 1) : verdict.exitCode;
+  history.runFinished(runId, status, exitCode, `run ${runId} ${status}: ${verdict.summary}${halt ? `; ${halt}` : ''}`);
   return { runId, status, exitCode, targets };
 }
+
+/** After each installer that finishes (and each wave decision), the expected end of the run and of its wave, on screen and in the log. */
+function reportEta(ctx: DeployContext, work: readonly HostWork[], predictions: RunPredictions): () => void {
+  let active = true;
+  ctx.history.onEvent((event) => {
+    if (!active || !ETA_EVENTS.has(event.kind)) return;
+    const eta = estimateRun(ctx.history, ctx.runId, work, predictions, ctx.settings.maxConcurrent, Date.now());
+    if (eta.installersLeft === 0 && eta.wave === null) return;
+    const text = formatEta(eta);
+    ctx.observer.eta?.(text);
+    ctx.observer.log('info', text);
+  });
+  return () => {
+    active = false;
+  };
+}
+
+const ETA_EVENTS = new Set(['step_success', 'step_failed', 'window_deferred', 'wave_started', 'wave_passed', 'wave_overridden']);
 
 /**
  * The exit code a run's targets call for: 0 when every target succeeded or needed nothing

@@ -7,6 +7,8 @@ export interface DeployObserver {
   hostFinished(server: string, summary: string): void;
   /** A line for the log (and the screen, by level); `error` carries the stack for the log file. */
   log(level: EventLevel, message: string, error?: unknown): void;
+  /** The expected end of the run and of its current wave, updated as installers finish. */
+  eta?(summary: string): void;
 }
 
 export const silentObserver: DeployObserver = {

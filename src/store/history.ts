@@ -4,7 +4,7 @@ import type { HostPlan, PlanTarget } from '../plan/types.js';
 import type { DurationSample } from '../predict/durations.js';
 import { type HistoryDb, nowIso, type StatementCache, statements } from './database.js';
 import { ensureServer } from './servers.js';
-import type { ActionKind, ActionStatus, EventLevel, RunMode, RunStatus, StepStatus, TargetStatus } from './states.js';
+import type { ActionKind, ActionStatus, EventLevel, RunMode, RunStatus, StepStatus, TargetStatus, WaveStatus } from './states.js';
 
 /** A row of `hotfix_runs`. */
 export interface RunRow {
@@ -170,6 +170,27 @@ export interface NewRun {
   readonly hosts: readonly HostPlan[];
   /** The plan's versions came from asking the hosts (so every target not `unreachable` answered). */
   readonly liveInventory: boolean;
+  /** The run's waves, in order, with their hosts; recorded with the run so that a resumed run keeps them. */
+  readonly waves?: readonly { name: string; maxFailed: number; soakMinutes: number; servers: readonly string[] }[] | undefined;
+}
+
+/** A row of `hotfix_waves`: one wave of a run and its gate. */
+export interface WaveRow {
+  readonly id: number;
+  readonly hotfix_run_id: number;
+  readonly position: number;
+  readonly name: string;
+  readonly max_failed: number;
+  readonly soak_minutes: number;
+  readonly status: WaveStatus;
+  readonly started_at: string | null;
+  /** When its last host finished and the soak began. */
+  readonly soak_started_at: string | null;
+  /** When the gate passed or halted the run. */
+  readonly decided_at: string | null;
+  /** Hosts of the wave that failed, as the gate counted them. */
+  readonly hosts_failed: number | null;
+  readonly reason: string | null;
 }
 
 /** The run lock a deploying process writes under: its token, and whom to tell when it is found lost. */
@@ -378,6 +399,16 @@ export class History {
             }
           }
         }
+        if (run.waves && run.waves.length > 0) {
+          const insertWave = this.statements.prepare(
+            "INSERT INTO hotfix_waves (hotfix_run_id, position, name, max_failed, soak_minutes, status) VALUES (?, ?, ?, ?, ?, 'pending')",
+          );
+          const setWave = this.statements.prepare('UPDATE hotfix_targets SET wave = ? WHERE hotfix_run_id = ? AND server = ?');
+          run.waves.forEach((wave, position) => {
+            insertWave.run(runId, position, wave.name, wave.maxFailed, wave.soakMinutes);
+            for (const server of wave.servers) setWave.run(position, runId, server);
+          });
+        }
         this.insertEvent(started(runId));
         for (const event of skippedEvents) this.insertEvent(event);
         return runId;
@@ -482,6 +513,64 @@ export class History {
       )
       .get(server, sha256.toLowerCase(), exceptRun) as { runId: number; mode: RunMode; stagedAt: string } | undefined;
     return row;
+  }
+
+  waves(runId: number): WaveRow[] {
+    return this.statements.prepare('SELECT * FROM hotfix_waves WHERE hotfix_run_id = ? ORDER BY position').all(runId) as WaveRow[];
+  }
+
+  /** One guarded transition of a wave's gate, with its event. */
+  waveTransition(
+    runId: number,
+    position: number,
+    change: { from: readonly WaveStatus[]; to: WaveStatus; hostsFailed?: number; reason?: string | null },
+    event: { level: EventLevel; kind: string; message: string },
+  ): void {
+    this.transition(
+      () => {
+        const now = this.now();
+        const placeholders = change.from.map(() => '?').join(', ');
+        const changes = this.statements
+          .prepare(
+            `UPDATE hotfix_waves SET status = ?,
+               started_at = CASE WHEN ? = 'running' THEN COALESCE(started_at, ?) ELSE started_at END,
+               soak_started_at = CASE WHEN ? = 'soaking' THEN ? ELSE soak_started_at END,
+               decided_at = CASE WHEN ? IN ('passed', 'halted', 'overridden') THEN ? ELSE decided_at END,
+               hosts_failed = COALESCE(?, hosts_failed), reason = COALESCE(?, reason)
+             WHERE hotfix_run_id = ? AND position = ? AND status IN (${placeholders})`,
+          )
+          .run(change.to, change.to, now, change.to, now, change.to, now, change.hostsFailed ?? null, change.reason ?? null, runId, position, ...change.from).changes;
+        if (changes !== 1) throw new TransitionConflictError(`wave ${position} of run ${runId} to ${change.to}: it was not ${change.from.join(' or ')}`);
+      },
+      { runId, ...event },
+    );
+  }
+
+  /**
+   * The maintenance window leaves too little time for a host's work: its unfinished targets are
+   * skipped with the reason and the time they would have needed, and so are their pending steps.
+   */
+  deferHost(runId: number, server: string, reason: string, neededMs: number): void {
+    this.transition(
+      () => {
+        const now = this.now();
+        const targets = this.statements
+          .prepare("SELECT id FROM hotfix_targets WHERE hotfix_run_id = ? AND server = ? AND status IN ('pending', 'in_progress')")
+          .all(runId, server) as { id: number }[];
+        for (const { id } of targets) {
+          this.statements
+            .prepare("UPDATE hotfix_steps SET status = 'skipped', error_message = ?, completed_at = ? WHERE hotfix_target_id = ? AND status = 'pending'")
+            .run(reason, now, id);
+          const changes = this.statements
+            .prepare(
+              "UPDATE hotfix_targets SET status = 'skipped', requires_restart = 0, error_message = ?, deferred_ms = ?, completed_at = ? WHERE id = ? AND status IN ('pending', 'in_progress')",
+            )
+            .run(reason, Math.round(neededMs), now, id).changes;
+          this.expectChanged(changes, 1, `target ${id} to skipped (deferred)`);
+        }
+      },
+      { runId, server, level: 'warn', kind: 'window_deferred', message: reason },
+    );
   }
 
   /** A stage-only run: the execution's steps end skipped, their installer staged and verified but not run. */

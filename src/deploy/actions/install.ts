@@ -25,6 +25,8 @@ export const installAction: ActionKindHandler = {
     if (earlier.some((a) => a.kind === 'preflight' && a.status !== 'success')) return { run: false, reason: `not run: ${host.server} did not pass pre-flight` };
     const failure = firstRequiredFailure(ctx, host, action.execution_id!);
     if (failure) return { run: false, reason: `not run: an earlier required step on ${host.server} failed (${failure})` };
+    const late = ctx.window?.refusesInstall(host, action.execution_id!);
+    if (late) return { run: false, reason: late.reason };
     return { run: true };
   },
   skip({ ctx, host, action }, reason) {

@@ -21,9 +21,19 @@ export const preflightAction: ActionKindHandler = {
   kind: 'preflight',
   needsSession: true,
   runsWhileStopping: false,
-  decide: () => ({ run: true }),
+  decide({ ctx, host }) {
+    // The maintenance window: a host starts only when all its remaining installers are predicted to end inside it.
+    const refusal = ctx.window?.refusesHost(ctx.history, ctx.runId, host);
+    return refusal ? { run: false, reason: refusal.reason } : { run: true };
+  },
   skip({ ctx, action, host }, reason) {
     ctx.history.actionTransition(ctx.runId, action.id, { from: ['pending'], to: 'skipped', error: reason }, { server: host.server, level: 'debug', kind: 'preflight_skipped', message: `${host.server}: pre-flight skipped: ${reason}` });
+    const deferral = ctx.window?.lastRefusal(host.server);
+    if (deferral && deferral.reason === reason) {
+      ctx.history.deferHost(ctx.runId, host.server, reason, deferral.neededMs);
+      ctx.history.actionsSkippedOnHost(ctx.runId, host.server, reason);
+      ctx.observer.hostFinished(host.server, 'deferred (maintenance window)');
+    }
   },
   async run({ ctx, host, action }): Promise<ActionEnd> {
     const { history, runId } = ctx;
