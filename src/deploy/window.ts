@@ -24,7 +24,7 @@ export class MaintenanceWindow {
   ) {}
 
   /** Checked before a host's first action: its whole remaining work must fit. */
-  refusesHost(history: History, runId: number, host: HostContext): WindowRefusal | null {
+  refusesHost(history: History, host: HostContext): WindowRefusal | null {
     const pending = host.work.groups.filter((g) => history.stepsOfExecution(g.executionId).some((s) => s.status === 'pending')).map((g) => g.executionId);
     return this.check(host.server, pending, 'its work');
   }

@@ -23,7 +23,7 @@ export const preflightAction: ActionKindHandler = {
   runsWhileStopping: false,
   decide({ ctx, host }) {
     // The maintenance window: a host starts only when all its remaining installers are predicted to end inside it.
-    const refusal = ctx.window?.refusesHost(ctx.history, ctx.runId, host);
+    const refusal = ctx.window?.refusesHost(ctx.history, host);
     return refusal ? { run: false, reason: refusal.reason } : { run: true };
   },
   skip({ ctx, action, host }, reason) {

@@ -1,0 +1,80 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { LAB_MAPPINGS, labExecutions, labFleet, readHistory } from '../helpers/labFleet.js';
+import { CLI } from '../helpers/runCli.js';
+
+/** A maintenance window that closes mid-fleet, on the lab through the built CLI, with a SIGKILL and --resume in between. */
+
+const PREDICTED_MS = 0.04 * 60_000; // expected_minutes of CU30.exe in the mapping below
+const MAPPINGS = LAB_MAPPINGS.map((m) => ({ ...m, files: m.files.map((f) => (f.name === 'CU30.exe' ? { ...f, expected_minutes: 0.04 } : f)) }));
+// 400 simulated seconds × time_scale 0.005 = 2 s real: a little less than predicted, as a high percentile would be.
+const SLOW = { installers: { 'CU30.exe': { seconds: 400 } } };
+
+function deploy(config: string, args: string[] = []) {
+  return spawnSync(process.execPath, [CLI, '--deploy-hotfixes', '--yes', '--config', config, ...args], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+}
+
+interface Target {
+  server: string;
+  status: string;
+  deferred_ms: number | null;
+  error_message: string | null;
+}
+
+describe('maintenance window', () => {
+  it('starts no installer that would end past the window, defers the other hosts with the time they needed, and --retry-failed takes them in the next window', async () => {
+    const servers = ['W1', 'W2', 'W3', 'W4', 'W5'];
+    const fleet = labFleet(
+      servers.map((server) => ({ server, simulation: SLOW })),
+      { mappings: MAPPINGS, hotfix: { max_concurrent_servers: 1, step_timeout_minutes: 1 } },
+    );
+    const windowEnd = Date.now() + 9_000;
+    const child = spawn(process.execPath, [CLI, '--deploy-hotfixes', '--yes', '--window-end', new Date(windowEnd).toISOString(), '--config', fleet.config], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (/CU30\.exe: started/.test(out)) child.kill('SIGKILL');
+    });
+    await new Promise((resolve) => child.on('close', resolve));
+    expect(child.signalCode).toBe('SIGKILL');
+    const resumed = deploy(fleet.config, ['--resume']);
+    expect(resumed.status, resumed.stdout + resumed.stderr).toBe(1);
+
+    const executions = labExecutions(fleet.root);
+    expect(executions.length).toBeGreaterThanOrEqual(1);
+    // No installer started after the last moment at which it could still finish inside the window.
+    for (const e of executions) expect(Date.parse(e.started_at) + PREDICTED_MS, `${e.server} started ${e.started_at}`).toBeLessThanOrEqual(windowEnd);
+    const targets = readHistory<Target>(fleet.root, 'SELECT server, status, deferred_ms, error_message FROM hotfix_targets ORDER BY server');
+    const ran = new Set(executions.map((e) => e.server));
+    const deferred = targets.filter((t) => !ran.has(t.server));
+    expect(deferred.length).toBeGreaterThanOrEqual(1);
+    expect(ran.size + deferred.length).toBe(servers.length);
+    for (const t of targets.filter((t) => ran.has(t.server))) expect(t.status).toBe('success');
+    for (const t of deferred) {
+      expect(t.status).toBe('skipped');
+      expect(t.deferred_ms).toBe(PREDICTED_MS);
+      expect(t.error_message).toMatch(
+        new RegExp(`^${t.server}: not started: the maintenance window ends at ${new Date(windowEnd).toISOString().replace(/\./g, '\\.')}, .* from now, and its work needs about 2\\.4 s \\(CU30\\.exe about 2\\.4 s \\(expected_minutes\\)\\); deferred to the next window`),
+      );
+    }
+    // Each deferral is an event of its own, and the screen says so.
+    expect(readHistory<{ server: string }>(fleet.root, "SELECT server FROM hotfix_events WHERE kind = 'window_deferred'").map((e) => e.server).sort()).toEqual(
+      deferred.map((t) => t.server).sort(),
+    );
+    expect(labExecutions(fleet.root)).toHaveLength(ran.size);
+
+    const next = deploy(fleet.config, ['--retry-failed', '--window-end', new Date(Date.now() + 3_600_000).toISOString()]);
+    expect(next.status, next.stdout + next.stderr).toBe(0);
+    expect(next.stdout).toContain(`${deferred.length} target(s) of run 1 were deferred by its maintenance window; they are taken now.`);
+    expect(labExecutions(fleet.root).map((e) => e.server).sort()).toEqual(servers);
+  });
+
+  it('without a window, or with one that fits, nothing is deferred', () => {
+    const fleet = labFleet([{ server: 'A' }, { server: 'B' }], { mappings: MAPPINGS, hotfix: { maintenance_window: { end: '2999-01-01T00:00:00Z' } } });
+    const result = deploy(fleet.config);
+    expect(result.status, result.stdout).toBe(0);
+    expect(readHistory<{ n: number }>(fleet.root, 'SELECT COUNT(*) AS n FROM hotfix_targets WHERE deferred_ms IS NOT NULL')).toEqual([{ n: 0 }]);
+  });
+});
