@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { argValue, describeMachine, machine, requireBuild, verdict } from './lib/report.mjs';
 
-const BENCHES = ['plan-scale', 'schedule', 'overhead', 'startup', 'sftp-staging', 'catalog-lookup'];
+const BENCHES = ['plan-scale', 'schedule', 'overhead', 'startup', 'sftp-staging', 'predictions', 'catalog-lookup'];
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const README = path.join(HERE, 'README.md');
 const BEGIN = '<!-- figures:begin -->';

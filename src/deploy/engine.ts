@@ -8,7 +8,6 @@ import { ensureRunGraph } from './graph/buildGraph.js';
 import { RunGraph } from './graph/runGraph.js';
 import { orderHostsByExpectedWork } from './hostOrder.js';
 import { loadHostWork } from './hostWork.js';
-import type { HostEnd } from './actions/hostVisit.js';
 import { estimateRun, formatEta } from './eta.js';
 import type { HostWork } from './hostWork.js';
 import { RunPredictions } from './runPredictions.js';
