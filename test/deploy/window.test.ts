@@ -5,10 +5,10 @@ import { CLI } from '../helpers/runCli.js';
 
 /** A maintenance window that closes mid-fleet, on the lab through the built CLI, with a SIGKILL and --resume in between. */
 
-const PREDICTED_MS = 0.04 * 60_000; // expected_minutes of CU30.exe in the mapping below
-const MAPPINGS = LAB_MAPPINGS.map((m) => ({ ...m, files: m.files.map((f) => (f.name === 'CU30.exe' ? { ...f, expected_minutes: 0.04 } : f)) }));
-// 400 simulated seconds × time_scale 0.005 = 2 s real: a little less than predicted, as a high percentile would be.
-const SLOW = { installers: { 'CU30.exe': { seconds: 400 } } };
+const PREDICTED_MS = 0.08 * 60_000; // expected_minutes of CU30.exe in the mapping below
+const MAPPINGS = LAB_MAPPINGS.map((m) => ({ ...m, files: m.files.map((f) => (f.name === 'CU30.exe' ? { ...f, expected_minutes: 0.08 } : f)) }));
+// 800 simulated seconds × time_scale 0.005 = 4 s real: a little less than predicted, as a high percentile would be.
+const SLOW = { installers: { 'CU30.exe': { seconds: 800 } } };
 
 function deploy(config: string, args: string[] = []) {
   return spawnSync(process.execPath, [CLI, '--deploy-hotfixes', '--yes', '--config', config, ...args], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
@@ -28,7 +28,8 @@ describe('maintenance window', () => {
       servers.map((server) => ({ server, simulation: SLOW })),
       { mappings: MAPPINGS, hotfix: { max_concurrent_servers: 1, step_timeout_minutes: 1 } },
     );
-    const windowEnd = Date.now() + 9_000;
+    // Room for two or three of the five hosts (24 s of predicted work, one at a time), even on a busy machine.
+    const windowEnd = Date.now() + 16_000;
     const child = spawn(process.execPath, [CLI, '--deploy-hotfixes', '--yes', '--window-end', new Date(windowEnd).toISOString(), '--config', fleet.config], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -56,7 +57,7 @@ describe('maintenance window', () => {
       expect(t.status).toBe('skipped');
       expect(t.deferred_ms).toBe(PREDICTED_MS);
       expect(t.error_message).toMatch(
-        new RegExp(`^${t.server}: not started: the maintenance window ends at ${new Date(windowEnd).toISOString().replace(/\./g, '\\.')}, .* from now, and its work needs about 2\\.4 s \\(CU30\\.exe about 2\\.4 s \\(expected_minutes\\)\\); deferred to the next window`),
+        new RegExp(`^${t.server}: not started: the maintenance window ends at ${new Date(windowEnd).toISOString().replace(/\./g, '\\.')}, .* from now, and its work needs about 4\\.8 s \\(CU30\\.exe about 4\\.8 s \\(expected_minutes\\)\\); deferred to the next window`),
       );
     }
     // Each deferral is an event of its own, and the screen says so.
