@@ -75,7 +75,7 @@ export async function deployCommand(options: CliOptions): Promise<number> {
   try {
     if (options.resume) return await resumeRun(request, io);
     if (options.stageOnly && (options.resume || options.retryFailed)) throw new RefusalError('--stage-only starts a stage-only run of its own; to continue one that was interrupted, use --resume alone');
-    if (options.continueAfterHalt && !options.resume) throw new RefusalError('--continue-after-halt goes with --resume: it lets a halted run go on with its later waves');
+    if (options.continueAfterHalt && !options.retryFailed) throw new RefusalError('--continue-after-halt goes with --retry-failed: a new run for the targets a halted wave held back (and the failed ones)');
     if (options.retryFailed) return await retryFailed(request, io);
     return await deployNew(request, io);
   } catch (error) {

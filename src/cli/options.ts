@@ -33,7 +33,7 @@ export interface CliOptions {
   readonly windowEnd: number | undefined;
   /** --stage-only: copy and verify the installers on their hosts, install nothing. */
   readonly stageOnly: boolean;
-  /** --continue-after-halt: with --resume, start the waves after one that halted the run. */
+  /** --continue-after-halt: with --retry-failed, also take the targets that a halted wave held back. */
   readonly continueAfterHalt: boolean;
   /** --accept-topology: record the live availability groups and FCIs even where they differ from the recorded ones. */
   readonly acceptTopology: boolean;
@@ -100,7 +100,7 @@ export function buildProgram(): Command {
     .option('--step-timeout-minutes <n>', 'time allowed per installer (overrides step_timeout_minutes)', timeoutMinutesOption)
     .option('--window-end <time>', 'end of the maintenance window, ISO-8601 with offset (overrides maintenance_window.end)', parseWindowEnd)
     .option('--stage-only', 'with --deploy-hotfixes: copy and verify every planned installer on its host (with pre-flight); install nothing')
-    .option('--continue-after-halt', 'with --deploy-hotfixes --resume: go on with the waves after one that halted the run')
+    .option('--continue-after-halt', 'with --deploy-hotfixes --retry-failed: also take the targets a halted wave held back')
     .option('--accept-topology', 'with --hotfix-plan: record the availability groups and clusters as found now, where they differ from the record')
     .option('--verbose', 'show debug messages on screen')
     .option('--check-mapping', 'check the mapping file against the build catalog (exit 1 when it finds something)')

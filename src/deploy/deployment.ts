@@ -225,10 +225,14 @@ export function planChanges(before: PreparedPlan, after: PreparedPlan): string[]
 export async function resumeRun(req: DeploymentRequest, io: DeploymentIo): Promise<number> {
   const { history } = req;
   refuseWhileLocked(req);
+  if (req.continueAfterHalt) throw new RefusalError('--continue-after-halt goes with --retry-failed: a new run for the targets a halted wave held back (and the failed ones)');
   const halted = haltedRun(req);
-  if (halted) return resumeHalted(req, io, halted);
-  if (req.continueAfterHalt) {
-    throw new RefusalError(`--continue-after-halt: ${req.runId !== undefined ? `run ${req.runId}` : 'the latest run'} did not halt at a wave with later waves waiting; use --resume alone`);
+  if (halted) {
+    const held = history.targets(halted.run.id).filter((t) => heldBack(t, halted.wave)).length;
+    io.say(
+      `Nothing to resume: run ${halted.run.id} halted after wave ${halted.wave.name}: ${halted.wave.reason}; ${held} target(s) of its later waves were not started. --resume does not go past a halt; to go on with them anyway: --deploy-hotfixes --retry-failed --continue-after-halt${req.runId !== undefined ? ` --run-id ${halted.run.id}` : ''}`,
+    );
+    return 1;
   }
   const run = req.runId !== undefined ? history.run(req.runId) : history.latestUnfinishedRun();
   if (!run) {
@@ -271,44 +275,19 @@ export async function resumeRun(req: DeploymentRequest, io: DeploymentIo): Promi
   });
 }
 
-/** The run --resume is about, when a wave halted it and later waves wait (nothing later is unfinished). */
+/** The run --resume is about, when a wave halted it (and nothing later is unfinished). */
 function haltedRun(req: DeploymentRequest): { run: RunRow; wave: WaveRow } | null {
   const { history } = req;
-  const run = req.runId !== undefined ? history.run(req.runId) : (history.latestUnfinishedRun() ?? history.latestRun());
+  if (req.runId === undefined && history.latestUnfinishedRun()) return null;
+  const run = req.runId !== undefined ? history.run(req.runId) : history.latestRun();
   if (run?.status !== 'failed') return null;
   const wave = history.waves(run.id).find((w) => w.status === 'halted');
-  // A halt after the last wave held nothing back: the run simply failed.
-  const waiting = history.targets(run.id).some((t) => t.status === 'pending');
-  return wave && waiting ? { run, wave } : null;
+  return wave ? { run, wave } : null;
 }
 
-/**
- * A halt is a decision, not an interruption: --resume does not pass it. With --continue-after-halt
- * the run is opened again, the halted wave is recorded as overridden, and the later waves go on.
- */
-async function resumeHalted(req: DeploymentRequest, io: DeploymentIo, halted: { run: RunRow; wave: WaveRow }): Promise<number> {
-  const { history } = req;
-  const { run, wave } = halted;
-  const waiting = history.targets(run.id).filter((t) => t.status === 'pending');
-  if (!req.continueAfterHalt) {
-    io.say(
-      `Run ${run.id} halted after wave ${wave.name}: ${wave.reason}. ${waiting.length} target(s) of its later waves were not started. --resume does not go past a halt; to go on with them anyway: --deploy-hotfixes --resume --continue-after-halt${req.runId !== undefined ? ` --run-id ${run.id}` : ''}`,
-    );
-    return 1;
-  }
-  refuseWhileUnfinished(history);
-  io.say(`Run ${run.id} halted after wave ${wave.name} (${wave.reason}); going on with ${waiting.length} target(s) of its later waves.`);
-  await io.confirm(`Override the halt of run ${run.id} and go on with its later waves?`);
-  return withRunLock(req, io, async (lock) => {
-    if (history.run(run.id)!.status !== 'failed') {
-      io.say(`Nothing to continue: run ${run.id} changed meanwhile (${history.run(run.id)!.status}).`);
-      return 0;
-    }
-    io.beforeRun();
-    lock.setRun(run.id);
-    history.runResumed(run.id, `run ${run.id} resumed past its halt by ${req.owner.operator} on ${req.owner.host} (pid ${req.owner.pid}), with --continue-after-halt`);
-    return io.execute(run.id, new InstallerCache(), cancellationOf(lock), null);
-  });
+/** A target of a later wave that a halt kept from starting. */
+function heldBack(t: TargetRow, halted: WaveRow): boolean {
+  return t.status === 'skipped' && t.wave != null && t.wave > halted.position && t.started_at === null && t.deferred_ms == null && t.plan_status === 'pending';
 }
 
 /** `--retry-failed`: a new run for the failed and partial targets of the latest run (or --run-id), narrowed by `--server`. */
@@ -329,9 +308,14 @@ export async function retryFailed(req: DeploymentRequest, io: DeploymentIo): Pro
   const targets = history.targets(parent.id);
   // Targets deferred by the maintenance window are taken too: --retry-failed in the next window runs them.
   const deferred = targets.filter((t) => t.status === 'skipped' && t.deferred_ms != null);
-  let failed = [...targets.filter((t) => t.status === 'failed' || t.status === 'partial'), ...deferred];
+  // With --continue-after-halt, the targets a halted wave kept from starting are taken too.
+  const halt = history.waves(parent.id).find((w) => w.status === 'halted');
+  if (req.continueAfterHalt && !halt) throw new RefusalError(`--continue-after-halt: run ${parent.id} did not halt at a wave`);
+  const held = req.continueAfterHalt && halt ? targets.filter((t) => heldBack(t, halt)) : [];
+  if (held.length > 0) io.say(`${held.length} target(s) of run ${parent.id} were held back by its halt after wave ${halt!.name}; --continue-after-halt takes them now.`);
+  let failed = [...targets.filter((t) => t.status === 'failed' || t.status === 'partial'), ...deferred, ...held];
   if (deferred.length > 0) io.say(`${deferred.length} target(s) of run ${parent.id} were deferred by its maintenance window; they are taken now.`);
-  const otherProblems = targets.filter((t) => t.status === 'skipped' && isProblem(t) && t.deferred_ms == null);
+  const otherProblems = targets.filter((t) => t.status === 'skipped' && isProblem(t) && t.deferred_ms == null && !held.includes(t));
   if (otherProblems.length > 0) {
     io.say(
       `Note: ${otherProblems.length} target(s) of run ${parent.id} were skipped (${otherProblems.map((t) => `${t.server}\\${t.instance}`).join(', ')}); --retry-failed takes failed and partial targets only: deploy those with --server once their cause is fixed.`,

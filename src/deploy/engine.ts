@@ -57,8 +57,7 @@ export async function executeRun(ctx: DeployContext): Promise<RunOutcome> {
   if (waves.storageFailure) throw waves.storageFailure;
   const left = history.unfinishedWork(runId);
   // A run is finished only when every target and step is: a host that ended early leaves it interrupted.
-  // A halt is an end: the later waves' targets stay pending, never started.
-  const unfinished = waves.unfinished || [...ends.values()].some((end) => end !== 'finished') || (halt === null && (left.targets > 0 || left.steps > 0));
+  const unfinished = waves.unfinished || [...ends.values()].some((end) => end !== 'finished') || left.targets > 0 || left.steps > 0;
   const targets = history.targets(runId);
   const verdict = judgeRun(targets);
   const cancelled = ctx.cancellation.stopStarting && unfinished;

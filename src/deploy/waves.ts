@@ -42,14 +42,9 @@ export async function runWaves(ctx: DeployContext, graph: RunGraph, hosts: reado
     let row: WaveRow = wave;
     if (row.status === 'passed' || row.status === 'overridden') continue;
     if (row.status === 'halted') {
-      if (!ctx.continueAfterHalt) return { ends, halt: haltText(row), unfinished: false };
-      history.waveTransition(runId, row.position, { from: ['halted'], to: 'overridden' }, {
-        level: 'warn',
-        kind: 'wave_overridden',
-        message: `wave ${row.name}: its halt (${row.reason}) is overridden by --continue-after-halt; the later waves go on`,
-      });
-      crashPoint('wave-decided');
-      continue;
+      // Found halted (a resume after a crash that came right after the decision): the halt stands.
+      history.skipHeldBack(runId, row.position, heldBackReason(row));
+      return { ends, halt: haltText(row), unfinished: false };
     }
     const members = hosts.filter((h) => waveOf.get(h.server.toLowerCase()) === row.position);
     if (row.status === 'pending') {
@@ -89,9 +84,10 @@ export async function runWaves(ctx: DeployContext, graph: RunGraph, hosts: reado
       history.waveTransition(runId, row.position, { from: ['soaking'], to: 'halted', hostsFailed: failed.length, reason }, {
         level: 'error',
         kind: 'run_halted',
-        message: `wave ${row.name}: ${reason}; the run halts: no host of a later wave starts. To go on anyway: --deploy-hotfixes --resume --continue-after-halt`,
+        message: `wave ${row.name}: ${reason}; the run halts: no host of a later wave starts. To go on anyway: --deploy-hotfixes --retry-failed --continue-after-halt`,
       });
       crashPoint('wave-decided');
+      history.skipHeldBack(runId, row.position, heldBackReason({ ...row, reason }));
       if (!last) return { ends, halt: haltText({ ...row, reason }), unfinished: false };
       continue;
     }
@@ -103,6 +99,10 @@ export async function runWaves(ctx: DeployContext, graph: RunGraph, hosts: reado
     crashPoint('wave-decided');
   }
   return { ends, halt: null, unfinished: false };
+}
+
+function heldBackReason(row: Pick<WaveRow, 'name' | 'reason'>): string {
+  return `not started: the run halted after wave ${row.name} (${row.reason}); to go on: --deploy-hotfixes --retry-failed --continue-after-halt`;
 }
 
 function haltText(row: Pick<WaveRow, 'name' | 'reason'>): string {

@@ -786,6 +786,35 @@ export class History {
    * Closes this process's part of a run. `succeeded`/`failed` are refused (TransitionConflictError)
    * while any target or step is unfinished; migration 0002's trigger refuses it too.
    */
+  /**
+   * A wave halted the run: the targets of later waves, never started, end skipped with the halt's
+   * reason (their steps and actions too). Idempotent: only targets still pending are touched.
+   */
+  skipHeldBack(runId: number, afterPosition: number, reason: string): void {
+    const held = this.statements
+      .prepare("SELECT id, server FROM hotfix_targets WHERE hotfix_run_id = ? AND wave > ? AND status = 'pending'")
+      .all(runId, afterPosition) as { id: number; server: string }[];
+    if (held.length === 0) return;
+    this.transition(
+      () => {
+        const now = this.now();
+        for (const { id, server } of held) {
+          this.statements
+            .prepare("UPDATE hotfix_steps SET status = 'skipped', error_message = ?, completed_at = ? WHERE hotfix_target_id = ? AND status = 'pending'")
+            .run(reason, now, id);
+          const changes = this.statements
+            .prepare("UPDATE hotfix_targets SET status = 'skipped', error_message = ?, completed_at = ? WHERE id = ? AND status = 'pending'")
+            .run(reason, now, id).changes;
+          this.expectChanged(changes, 1, `target ${id} to skipped (held back by a halt)`);
+          this.statements
+            .prepare("UPDATE hotfix_actions SET status = 'skipped', error_message = ?, completed_at = ? WHERE hotfix_run_id = ? AND server = ? AND kind <> 'install' AND status = 'pending'")
+            .run(reason, now, runId, server);
+        }
+      },
+      { runId, level: 'warn', kind: 'held_back', message: `${held.length} target(s) of later waves not started: ${reason}` },
+    );
+  }
+
   runFinished(runId: number, status: RunStatus, exitCode: number, message: string): void {
     this.transition(
       () => {

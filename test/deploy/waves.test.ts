@@ -54,11 +54,9 @@ function expectHalted(root: string): void {
   ]);
   expect(waves[0]!.reason).toBe('1 host(s) failed (CAN1), more than max_failed 0');
   expect(readHistory<{ status: string; exit_code: number }>(root, 'SELECT status, exit_code FROM hotfix_runs')).toEqual([{ status: 'failed', exit_code: 1 }]);
-  expect(readHistory<{ server: string; status: string }>(root, "SELECT server, status FROM hotfix_targets WHERE server LIKE 'REST%' ORDER BY server").map((t) => t.status)).toEqual([
-    'pending',
-    'pending',
-    'pending',
-  ]);
+  const held = readHistory<{ status: string; error_message: string }>(root, "SELECT status, error_message FROM hotfix_targets WHERE server LIKE 'REST%' ORDER BY server");
+  expect(held.map((t) => t.status)).toEqual(['skipped', 'skipped', 'skipped']);
+  for (const t of held) expect(t.error_message).toContain('not started: the run halted after wave canary (1 host(s) failed (CAN1), more than max_failed 0)');
   const halts = readHistory<{ message: string }>(root, "SELECT message FROM hotfix_events WHERE kind = 'run_halted'");
   expect(halts).toHaveLength(1);
   expect(halts[0]!.message).toContain('wave canary: 1 host(s) failed (CAN1), more than max_failed 0; the run halts');
@@ -90,20 +88,25 @@ describe('waves', () => {
 
     const resumed = deploy(fleet.config, ['--resume']);
     expect(resumed.status).toBe(1);
-    expect(resumed.stdout).toContain('Run 1 halted after wave canary: 1 host(s) failed (CAN1), more than max_failed 0. 3 target(s) of its later waves were not started. --resume does not go past a halt');
+    expect(resumed.stdout).toContain('Nothing to resume: run 1 halted after wave canary: 1 host(s) failed (CAN1), more than max_failed 0; 3 target(s) of its later waves were not started. --resume does not go past a halt');
     expectHalted(fleet.root);
 
-    const past = deploy(fleet.config, ['--resume', '--continue-after-halt']);
-    expect(past.status, past.stdout).toBe(1);
+    expect(deploy(fleet.config, ['--resume', '--continue-after-halt']).status).toBe(2);
+    const past = deploy(fleet.config, ['--retry-failed', '--continue-after-halt']);
+    expect(past.stdout).toContain('3 target(s) of run 1 were held back by its halt after wave canary; --continue-after-halt takes them now.');
+    // CAN1's injected 1603 was consumed by its first execution: retried, it succeeds.
+    expect(past.status, past.stdout).toBe(0);
     expect(laterWave(fleet.root).map((e) => e.server).sort()).toEqual(['REST1', 'REST2', 'REST3']);
-    expect(readHistory<{ status: string }>(fleet.root, 'SELECT status FROM hotfix_waves ORDER BY position').map((w) => w.status)).toEqual(['overridden', 'passed']);
-    expect(readHistory<{ kind: string }>(fleet.root, "SELECT kind FROM hotfix_events WHERE kind IN ('run_halted', 'wave_overridden', 'wave_passed')").map((e) => e.kind)).toEqual([
-      'run_halted',
-      'wave_overridden',
-      'wave_passed',
+    expect(readHistory<{ mode: string; status: string }>(fleet.root, 'SELECT mode, status FROM hotfix_runs ORDER BY id')).toEqual([
+      { mode: 'deploy', status: 'failed' },
+      { mode: 'retry', status: 'succeeded' },
     ]);
-    // Nothing ran twice.
-    expect(labExecutions(fleet.root)).toHaveLength(5);
+    expect(readHistory<{ name: string; status: string }>(fleet.root, 'SELECT name, status FROM hotfix_waves WHERE hotfix_run_id = 2 ORDER BY position').map((w) => [w.name, w.status])).toEqual([
+      ['canary', 'passed'],
+      ['rest', 'passed'],
+    ]);
+    // Nothing that succeeded ran twice: CAN1 again (it had failed), every other host once.
+    expect(labExecutions(fleet.root).map((e) => e.server).sort()).toEqual(['CAN1', 'CAN1', 'CAN2', 'REST1', 'REST2', 'REST3']);
   });
 
   it('a wave within its budget lets the next one start, after every host of it finished', () => {
