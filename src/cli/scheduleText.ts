@@ -143,7 +143,8 @@ function at(s: PlanSchedule, minute: number): string {
 }
 
 function minutes(ms: number): number {
-  return Math.round((ms / 60_000) * 100) / 100;
+  // Four decimals (6 ms): lab runs and benchmarks work in seconds; the text rounds further for people.
+  return Math.round((ms / 60_000) * 10_000) / 10_000;
 }
 
 export { clock, formatMinutes };
