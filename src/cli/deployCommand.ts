@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config/load.js';
+import type { RestartPolicy } from '../config/schemas.js';
 import { displayPath } from '../config/paths.js';
 import type { Cancellation } from '../deploy/cancellation.js';
 import { type DeploymentIo, type DeploymentRequest, deployNew, resumeRun, retryFailed } from '../deploy/deployment.js';
@@ -198,6 +199,7 @@ async function runDeployment(
         maxConcurrent: maxConcurrent(options, config),
         timeoutAction: config.settings.timeout_action,
         allowedSigners: config.settings.allowed_signers,
+        ...restartSettings(options, config, history.run(runId)?.options),
       },
     };
     outcome = mode === 'stage' ? await executeStageRun(ctx, stagingHosts(config)) : await executeRun(ctx);
@@ -251,6 +253,7 @@ function stagingHosts(config: Config): number {
 
 function runOptions(options: CliOptions, config: Config, mode: RunMode): Record<string, unknown> {
   const windowEnd = mode === 'stage' ? null : windowEndOf(options.windowEnd, config);
+  const restart = restartSettings(options, config, undefined);
   return {
     servers: options.server,
     // A resumed run keeps the window it was started with.
@@ -258,6 +261,31 @@ function runOptions(options: CliOptions, config: Config, mode: RunMode): Record<
     max_concurrent: maxConcurrent(options, config),
     step_timeout_minutes: options.stepTimeoutMinutes ?? config.settings.step_timeout_minutes,
     yes: options.yes,
+    restart: restart.restart,
+    clear_pending_reboot: restart.clearPendingReboot,
+    restart_timeout_minutes: restart.restartTimeoutMs / 60_000,
+  };
+}
+
+/**
+ * A run's restart settings: the command line's, else those the run was started with (a resumed run
+ * keeps them), else audit_config.json's.
+ */
+function restartSettings(
+  options: CliOptions,
+  config: Config,
+  recordedOptions: string | undefined,
+): { restart: RestartPolicy; clearPendingReboot: boolean; restartTimeoutMs: number } {
+  let recorded: { restart?: RestartPolicy; clear_pending_reboot?: boolean; restart_timeout_minutes?: number } = {};
+  try {
+    recorded = recordedOptions ? (JSON.parse(recordedOptions) as typeof recorded) : {};
+  } catch {
+    recorded = {};
+  }
+  return {
+    restart: options.restart ?? recorded.restart ?? config.settings.restart,
+    clearPendingReboot: options.clearPendingReboot ?? recorded.clear_pending_reboot ?? config.settings.clear_pending_reboot,
+    restartTimeoutMs: (options.restartTimeoutMinutes ?? recorded.restart_timeout_minutes ?? config.settings.restart_timeout_minutes) * 60_000,
   };
 }
 

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { TIMEOUT_MINUTES } from '../config/schemas.js';
 import { runningAsExecutable } from '../shippedFiles.js';
+import { RESTART_POLICIES, type RestartPolicy } from '../config/schemas.js';
 import type { EventLevel } from '../store/states.js';
 import { parseLogLevel } from './logger.js';
 
@@ -23,6 +24,10 @@ export interface CliOptions {
   readonly runId: number | undefined;
   readonly maxConcurrent: number | undefined;
   readonly stepTimeoutMinutes: number | undefined;
+  /** --restart, --clear-pending-reboot, --restart-timeout-minutes: this run's restart settings, over the configuration's. */
+  readonly restart: RestartPolicy | undefined;
+  readonly clearPendingReboot: true | undefined;
+  readonly restartTimeoutMinutes: number | undefined;
   readonly verbose: boolean;
   readonly logLevel: EventLevel;
   readonly checkMapping: boolean;
@@ -63,6 +68,12 @@ export function parseWindowEnd(value: string): number {
   return ms;
 }
 
+function restartPolicy(value: string): RestartPolicy {
+  const policy = RESTART_POLICIES.find((p) => p === value.trim().toLowerCase());
+  if (!policy) throw new InvalidArgumentError(`expected ${RESTART_POLICIES.join(', ')}`);
+  return policy;
+}
+
 function logLevel(value: string): EventLevel {
   const level = parseLogLevel(value);
   if (!level) throw new InvalidArgumentError('expected DEBUG, INFO, WARN or ERROR');
@@ -98,6 +109,9 @@ export function buildProgram(): Command {
     .option('--run-id <n>', 'the run to resume, report or show', positiveInteger)
     .option('--max-concurrent <n>', 'hosts patched at once (overrides max_concurrent_servers)', positiveInteger)
     .option('--step-timeout-minutes <n>', 'time allowed per installer (overrides step_timeout_minutes)', timeoutMinutesOption)
+    .option('--restart <policy>', 'restart hosts: never, when_required or always (overrides hotfix.restart)', restartPolicy)
+    .option('--clear-pending-reboot', 'restart a host with a pending reboot before patching it (overrides hotfix.clear_pending_reboot)')
+    .option('--restart-timeout-minutes <n>', 'time a restarted host has to come back healthy (overrides restart_timeout_minutes)', timeoutMinutesOption)
     .option('--window-end <time>', 'end of the maintenance window, ISO-8601 with offset (overrides maintenance_window.end)', parseWindowEnd)
     .option('--stage-only', 'with --deploy-hotfixes: copy and verify every planned installer on its host (with pre-flight); install nothing')
     .option('--continue-after-halt', 'with --deploy-hotfixes --retry-failed: also take the targets a halted wave held back')
@@ -130,6 +144,9 @@ export function readOptions(program: Command): CliOptions {
     runId: o.runId as number | undefined,
     maxConcurrent: o.maxConcurrent as number | undefined,
     stepTimeoutMinutes: o.stepTimeoutMinutes as number | undefined,
+    restart: o.restart as RestartPolicy | undefined,
+    clearPendingReboot: o.clearPendingReboot === true ? true : undefined,
+    restartTimeoutMinutes: o.restartTimeoutMinutes as number | undefined,
     verbose: o.verbose === true,
     logLevel: (o.logLevel as EventLevel | undefined) ?? 'info',
     checkMapping: o.checkMapping === true,

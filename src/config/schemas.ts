@@ -112,6 +112,10 @@ export const waveSchema = z
   })
   .describe('A wave: its hosts all finish, soak, and pass their failure budget before the next wave starts.');
 
+/** What a run does about restarts: `never` keeps the seed's behaviour (report only). */
+export const RESTART_POLICIES = ['never', 'when_required', 'always'] as const;
+export type RestartPolicy = (typeof RESTART_POLICIES)[number];
+
 export const hotfixSettingsSchema = z.strictObject({
   mapping: nonEmpty.default('config/hotfix_mapping.json'),
   targets: nonEmpty.default('config/sql_targets.json'),
@@ -144,6 +148,21 @@ export const hotfixSettingsSchema = z.strictObject({
     .min(1, 'expected at least one signer subject')
     .default([MICROSOFT_CODE_SIGNING_SUBJECT])
     .describe('Authenticode signer subjects an installer may have; a staged installer signed by anyone else is refused before it runs.'),
+  restart: z
+    .enum(RESTART_POLICIES)
+    .default('never')
+    .describe(
+      'never: report which hosts need a restart and restart none; when_required: restart a host after patching when setup or the mapping asks for it; always: restart every patched host.',
+    ),
+  clear_pending_reboot: z
+    .boolean()
+    .default(false)
+    .describe('Restart a host that pre-flight finds with a pending reboot, check it again, then patch it (instead of skipping it).'),
+  restart_timeout_minutes: z
+    .number()
+    .positive('expected a positive number of minutes')
+    .default(20)
+    .describe('How long a restarted host may take to be reachable again with its instances running, answering and their databases online.'),
   credentials: z.record(z.string(), credentialSchema).default({}),
   availability_groups: availabilityGroupSettingsSchema.default(() => availabilityGroupSettingsSchema.parse({})),
   max_concurrent_staging: z
@@ -244,6 +263,8 @@ export const simulationSchema = z
     pending_reboot: z.boolean().optional(),
     services_running: z.boolean().optional(),
     installer_busy: z.boolean().optional().describe('Windows Installer is busy with another installation.'),
+    restart_seconds: z.number().nonnegative().optional().describe('Host: simulated seconds a restart takes until the host is back (default 120).'),
+    comes_back: z.boolean().optional().describe('Host: false for a host that never comes back from a restart.'),
     installers: z.record(z.string(), labInstallerBehaviourSchema).optional(),
     unlisted_instances: z.array(labUnlistedInstanceSchema).optional().describe('Host: instances on it that no target names.'),
     availability_group: z

@@ -1,4 +1,5 @@
 import type { TimeoutAction } from '../remote/transport.js';
+import type { RestartPolicy } from '../config/schemas.js';
 import type { TransportProvider } from '../remote/transports.js';
 import type { History } from '../store/history.js';
 import type { Cancellation } from './cancellation.js';
@@ -20,6 +21,17 @@ export interface DeploySettings {
   readonly timeoutAction: TimeoutAction;
   /** Authenticode signer subjects an installer may have (audit_config.json `allowed_signers`). */
   readonly allowedSigners: readonly string[];
+  /** never (report only) | when_required | always: restarts after patching. */
+  readonly restart: RestartPolicy;
+  /** Restart a host with a pending reboot before patching it, instead of skipping it. */
+  readonly clearPendingReboot: boolean;
+  /** Real time a restarted host has to be healthy again. */
+  readonly restartTimeoutMs: number;
+  /**
+   * The groups a host belongs to whose members must not be out of service at the same time (an
+   * availability group, a failover cluster): never two restarts at once within one group.
+   */
+  readonly serviceGroupsOf?: ((server: string) => readonly string[]) | undefined;
 }
 
 /** What every part of a deployment works with: the run, its history, the way to the hosts, and the operator's stop request. */

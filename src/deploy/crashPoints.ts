@@ -23,6 +23,10 @@ export const CRASH_POINTS = [
   'wave-started',
   'wave-finished',
   'wave-decided',
+  'restart-recorded',
+  'restart-requested',
+  'wait-healthy-polling',
+  'host-healthy',
 ] as const;
 export type CrashPoint = (typeof CRASH_POINTS)[number];
 

@@ -33,7 +33,7 @@ export interface RunOutcome {
 export async function executeRun(ctx: DeployContext): Promise<RunOutcome> {
   const { history, runId } = ctx;
   crashPoint('run-created');
-  ensureRunGraph(history, runId);
+  ensureRunGraph(history, runId, { restart: ctx.settings.restart, clearPendingReboot: ctx.settings.clearPendingReboot });
   const graph = RunGraph.load(history, runId);
   const withWork = graph.servers().filter((server) => graph.ofHost(server).some((a) => !isFinalActionStatus(a.status)));
   // `--resume --server`: only the hosts named are worked on; the others stay as they are.

@@ -29,6 +29,28 @@ export interface SchedulerView {
 }
 
 /**
+ * Never two hosts of one group (an availability group, a failover cluster: `groupsOf` names them)
+ * out of service at once: a restart waits while another host of its group is between its restart and
+ * the end of its wait_healthy.
+ */
+export function oneOutOfServicePerGroup(groupsOf: (server: string) => readonly string[]): StartRule {
+  return {
+    name: 'one host per group out of service',
+    holds(action, view) {
+      if (action.kind !== 'restart' || action.status !== 'pending') return null;
+      const mine = groupsOf(action.server);
+      if (mine.length === 0) return null;
+      for (const other of view.graph.servers()) {
+        if (other.toLowerCase() === action.server.toLowerCase() || !view.outOfService(other)) continue;
+        const shared = groupsOf(other).find((g) => mine.includes(g));
+        if (shared) return `${other} of ${shared} is out of service`;
+      }
+      return null;
+    },
+  };
+}
+
+/**
  * A rule that holds back an action whose dependencies are met: at most one replica of an
  * availability group or one node of a cluster out of service at once, a maintenance window, a gate.
  * Returns why it holds the action (for the debug log), or null to let it start.

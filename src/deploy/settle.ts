@@ -1,4 +1,10 @@
+import { ConnectivityError, errorMessage } from '../errors.js';
 import type { HostSession, InstallResult } from '../remote/transport.js';
+import type { ActionRow } from '../store/history.js';
+import { detailOf, textOf } from './actions/detail.js';
+import { openHostSession } from './actions/hostVisit.js';
+import type { HostContext } from './actions/types.js';
+import type { DeployContext } from './context.js';
 
 /**
  * Resume's one question, per kind of action: what became of an action found `running` (the process
@@ -35,5 +41,38 @@ export async function settleInstall(session: HostSession, executionId: string, s
       const never: never = status;
       throw new Error(`unknown installer status ${JSON.stringify(never)}`);
     }
+  }
+}
+
+/**
+ * A restart found running: it was recorded with the host's boot time before it, then maybe requested.
+ * A later boot time means it happened; a host that does not answer is restarting now; a host up since
+ * the recorded boot time had not been asked (the process died between the record and the request),
+ * so it is asked now: Windows starts no second restart while one is under way, so this never restarts
+ * a host twice.
+ */
+export async function settleRestart(ctx: DeployContext, host: HostContext, action: ActionRow): Promise<{ found: string; message: string }> {
+  const detail = detailOf(action);
+  const bootBefore = textOf(detail, 'boot_before');
+  const recordedAt = textOf(detail, 'requested_at') ?? action.started_at ?? 'unknown time';
+  let session: HostSession;
+  let boot: string;
+  try {
+    session = await openHostSession(ctx, host);
+    boot = await session.bootTime(ctx.cancellation.signal);
+  } catch (error) {
+    if (!(error instanceof ConnectivityError)) throw error;
+    return { found: 'host_away', message: `the host does not answer (${errorMessage(error)}): the restart recorded at ${recordedAt} is under way` };
+  }
+  try {
+    if (bootBefore === null || Date.parse(boot) > Date.parse(bootBefore)) {
+      return { found: 'restarted', message: `booted at ${boot}, after the restart was recorded at ${recordedAt}` };
+    }
+    await session.requestRestart({ comment: textOf(detail, 'comment') ?? `AutoDBAudit run ${ctx.runId}` }, ctx.cancellation.signal).catch((error: unknown) => {
+      if (!(error instanceof ConnectivityError)) throw error;
+    });
+    return { found: 'requested_again', message: `still up since ${boot} (before the restart was recorded at ${recordedAt}): restart requested now` };
+  } finally {
+    await session.close().catch(() => {});
   }
 }

@@ -6,7 +6,7 @@ import type { DeployContext } from './context.js';
 import { crashPoint } from './crashPoints.js';
 import { isProblem } from './engine.js';
 import type { RunGraph } from './graph/runGraph.js';
-import { Scheduler } from './scheduler.js';
+import { oneOutOfServicePerGroup, Scheduler, type StartRule } from './scheduler.js';
 
 export interface WavesOutcome {
   readonly ends: ReadonlyMap<string, HostEnd>;
@@ -30,7 +30,7 @@ export async function runWaves(ctx: DeployContext, graph: RunGraph, hosts: reado
   const { history, runId } = ctx;
   const waves = history.waves(runId);
   if (waves.length === 0) {
-    const scheduler = new Scheduler(ctx, graph, hosts);
+    const scheduler = new Scheduler(ctx, graph, hosts, startRules(ctx));
     const ends = await scheduler.run();
     return { ends, halt: null, unfinished: false, storageFailure: scheduler.storageFailure };
   }
@@ -58,7 +58,7 @@ export async function runWaves(ctx: DeployContext, graph: RunGraph, hosts: reado
       row = { ...row, status: 'running' };
     }
     if (row.status === 'running') {
-      const scheduler = new Scheduler(ctx, graph, members);
+      const scheduler = new Scheduler(ctx, graph, members, startRules(ctx));
       const waveEnds = await scheduler.run();
       for (const [server, end] of waveEnds) ends.set(server, end);
       if (scheduler.storageFailure !== null || history.lockLost) return { ends, halt: null, unfinished: true, storageFailure: scheduler.storageFailure };
@@ -117,4 +117,9 @@ function failedHosts(targets: readonly TargetRow[]): string[] {
   const hosts = new Set<string>();
   for (const t of targets) if (t.deferred_ms == null && isProblem(t)) hosts.add(t.server);
   return [...hosts].sort();
+}
+
+/** The start rules every scheduler of a run uses: never two hosts of one group out of service at once. */
+function startRules(ctx: DeployContext): StartRule[] {
+  return [oneOutOfServicePerGroup(ctx.settings.serviceGroupsOf ?? (() => []))];
 }

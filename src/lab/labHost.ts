@@ -92,6 +92,28 @@ export function hostFacts(context: LabHostContext): LabHostFacts {
 }
 
 /** The Authenticode answer for a staged file: what its lab installer says, HashMismatch for anything else. */
+/** The host's boot time, as Win32_OperatingSystem.LastBootUpTime would say it. */
+export function bootTime(context: LabHostContext): { bootTime: string } {
+  const world = openWorld(context);
+  try {
+    const time = world.bootTime(context.server);
+    if (!time) throw new LabHostError(`host ${context.server} is not in the lab world ${context.worldFile}`);
+    return { bootTime: time };
+  } finally {
+    world.close();
+  }
+}
+
+/** Restarts the host in the world, as shutdown /r would; a restart under way is not started again. */
+export function restartHost(context: LabHostContext, comment: string): { alreadyUnderWay: boolean } {
+  const world = openWorld(context);
+  try {
+    return { alreadyUnderWay: !world.requestRestart(context.server, comment) };
+  } finally {
+    world.close();
+  }
+}
+
 export function installerSignature(file: string): { status: string; signer: string | null } {
   return labSignatureOf(readFileSync(file));
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { fileURLToPath } from 'node:url';
 import { errorMessage } from '../errors.js';
-import { hostFacts, installerSignature, type LabHostContext, moveRole, roleOwner, runLabInstaller, runStatement, spawnWatcher, topologyRows, watchLabInstaller } from './labHost.js';
+import { bootTime, hostFacts, installerSignature, type LabHostContext, moveRole, restartHost, roleOwner, runLabInstaller, runStatement, spawnWatcher, topologyRows, watchLabInstaller } from './labHost.js';
 
 /**
  * What the lab surfaces (Surfaces.Lab.ps1) call on a host of the SSH test bed:
@@ -12,6 +12,8 @@ import { hostFacts, installerSignature, type LabHostContext, moveRole, roleOwner
  *   node labHostCli.js role-owner <instance>                          the node owning the FCI role of the instance
  *   node labHostCli.js move-role <instance> <node>                    moves that role; prints the new owner
  *   node labHostCli.js signature <path>                              a staged file's Authenticode answer
+ *   node labHostCli.js boot-time                                     when the host last started: {"bootTime": ISO}
+ *   node labHostCli.js restart <comment>                             restarts the host: {"alreadyUnderWay": bool}
  *   node labHostCli.js run-installer <executionId> <path> <params>   stands in for setup.exe; prints {"exitCode":N}
  *   node labHostCli.js watch-installer <pid> <executionId>           kills the world's execution when that process dies
  *
@@ -69,6 +71,14 @@ async function main(args: readonly string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(installerSignature(file))}\n`);
       return 0;
     }
+    case 'boot-time':
+      process.stdout.write(`${JSON.stringify(bootTime(context))}\n`);
+      return 0;
+    case 'restart': {
+      const [comment = ''] = rest;
+      process.stdout.write(`${JSON.stringify(restartHost(context, comment))}\n`);
+      return 0;
+    }
     case 'run-installer': {
       const [executionId, installerPath, parameters = ''] = rest;
       if (!executionId || !installerPath) throw new Error('usage: run-installer <executionId> <installerPath> [parameters]');
@@ -85,7 +95,7 @@ async function main(args: readonly string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new Error(`unknown verb ${JSON.stringify(verb)} (host, topology, sql, role-owner, move-role, signature, run-installer, watch-installer)`);
+      throw new Error(`unknown verb ${JSON.stringify(verb)} (host, topology, sql, role-owner, move-role, signature, boot-time, restart, run-installer, watch-installer)`);
   }
 }
 

@@ -28,6 +28,16 @@ export interface LabHostRow {
   readonly installer_busy: 0 | 1;
   /** JSON: installer file name → injected behaviour. */
   readonly installers: string;
+  /** When the host last started (epoch ms): what Win32_OperatingSystem.LastBootUpTime says. */
+  readonly boot_ms: number;
+  /** Simulated seconds a restart takes until the host is back. */
+  readonly restart_seconds: number;
+  /** 0 for a host that never comes back from a restart. */
+  readonly comes_back: 0 | 1;
+  /** While the host restarts: when the restart began (epoch ms); null otherwise. */
+  readonly restarting_since_ms: number | null;
+  /** While the host restarts: when it will be back (epoch ms); null when it never will. */
+  readonly back_at_ms: number | null;
 }
 
 export interface LabInstanceRow {
@@ -102,6 +112,11 @@ const ADDED_COLUMNS: readonly { table: string; column: string; definition: strin
   { table: 'lab_instances', column: 'broken', definition: 'TEXT' },
   { table: 'lab_executions', column: 'msi_transaction', definition: 'INTEGER NOT NULL DEFAULT 0' },
   { table: 'lab_executions', column: 'scope', definition: 'TEXT' },
+  { table: 'lab_hosts', column: 'boot_ms', definition: 'INTEGER NOT NULL DEFAULT 0' },
+  { table: 'lab_hosts', column: 'restart_seconds', definition: `REAL NOT NULL DEFAULT 120` },
+  { table: 'lab_hosts', column: 'comes_back', definition: 'INTEGER NOT NULL DEFAULT 1' },
+  { table: 'lab_hosts', column: 'restarting_since_ms', definition: 'INTEGER' },
+  { table: 'lab_hosts', column: 'back_at_ms', definition: 'INTEGER' },
 ];
 
 // Windows error for a file that is not a program (a corrupted installer): ERROR_BAD_EXE_FORMAT.
@@ -114,6 +129,9 @@ const EXIT_FILE_NOT_FOUND = 2;
 
 const DEFAULT_FREE_DISK_GB = 100;
 const DEFAULT_INSTALL_SECONDS = 60;
+const DEFAULT_RESTART_SECONDS = 120;
+// A lab host was last started a day before the world was made.
+const UPTIME_AT_SEED_MS = 24 * 3600_000;
 
 export interface LabOptions {
   /** Simulated seconds × timeScale = real seconds. */
@@ -172,8 +190,9 @@ export class LabWorld {
 
   private seed(targets: readonly TargetEntry[]): void {
     const insertHost = this.statements.prepare(
-      `INSERT OR IGNORE INTO lab_hosts (server, reachable, free_disk_gb, pending_reboot, services_running, installer_busy, installers)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR IGNORE INTO lab_hosts (server, reachable, free_disk_gb, pending_reboot, services_running, installer_busy, installers,
+         boot_ms, restart_seconds, comes_back)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const insertInstance = this.statements.prepare(
       'INSERT OR IGNORE INTO lab_instances (server, instance, version, edition, agent_state, engine_state) VALUES (?, ?, ?, ?, ?, ?)',
@@ -224,6 +243,9 @@ export class LabWorld {
             sim.services_running === false ? 0 : 1,
             sim.installer_busy ? 1 : 0,
             JSON.stringify(sim.installers ?? {}),
+            this.clock() - UPTIME_AT_SEED_MS,
+            sim.restart_seconds ?? DEFAULT_RESTART_SECONDS,
+            sim.comes_back === false ? 0 : 1,
           );
         }
         this.topology.seed(targets);
@@ -246,8 +268,65 @@ export class LabWorld {
     return readLabEvents(this.db, server);
   }
 
+  /** The host as it is now; a host that is restarting does not answer (reachable 0). */
   host(server: string): LabHostRow | undefined {
-    return this.statements.prepare('SELECT * FROM lab_hosts WHERE server = ?').get(server) as LabHostRow | undefined;
+    this.settleRestarts();
+    const row = this.statements.prepare('SELECT * FROM lab_hosts WHERE server = ?').get(server) as LabHostRow | undefined;
+    if (!row || row.restarting_since_ms === null) return row;
+    return { ...row, reachable: 0 };
+  }
+
+  /** When the host last started, ISO-8601 UTC (Win32_OperatingSystem.LastBootUpTime). */
+  bootTime(server: string): string | null {
+    const row = this.host(server);
+    return row ? new Date(row.boot_ms).toISOString() : null;
+  }
+
+  /**
+   * Restarts a host, as `shutdown /r` would: it stops answering at once and is back after
+   * `restart_seconds` (× time_scale) with a new boot time, its pending reboot cleared and its
+   * services started; a host with `comes_back: false` never returns. A request while a restart is
+   * under way changes nothing (Windows: a shutdown is already in progress). Returns false then.
+   */
+  requestRestart(server: string, comment: string): boolean {
+    this.settleRestarts();
+    return this.db
+      .transaction(() => {
+        const row = this.statements.prepare('SELECT * FROM lab_hosts WHERE server = ?').get(server) as LabHostRow | undefined;
+        if (!row) throw new Error(`no lab host ${server}`);
+        if (row.restarting_since_ms !== null) return false;
+        const now = this.clock();
+        const back = row.comes_back ? now + Math.round(row.restart_seconds * this.timeScale * 1000) : null;
+        this.statements.prepare('UPDATE lab_hosts SET restarting_since_ms = ?, back_at_ms = ? WHERE server = ?').run(now, back, row.server);
+        this.appendEvent({ server: row.server, kind: 'restart_begin', detail: { comment } });
+        return true;
+      })
+      .immediate();
+  }
+
+  /** Brings back every host whose restart has taken its time. */
+  private settleRestarts(): void {
+    const now = this.clock();
+    const due = this.statements
+      .prepare('SELECT * FROM lab_hosts WHERE restarting_since_ms IS NOT NULL AND back_at_ms IS NOT NULL AND back_at_ms <= ?')
+      .all(now) as LabHostRow[];
+    if (due.length === 0) return;
+    this.db
+      .transaction(() => {
+        for (const row of due) {
+          const back = this.statements
+            .prepare(
+              `UPDATE lab_hosts SET boot_ms = back_at_ms, restarting_since_ms = NULL, back_at_ms = NULL, pending_reboot = 0, services_running = 1
+               WHERE server = ? AND back_at_ms = ?`,
+            )
+            .run(row.server, row.back_at_ms);
+          if (back.changes !== 1) continue;
+          // Services set to start automatically come up with Windows.
+          this.statements.prepare("UPDATE lab_instances SET engine_state = 'running' WHERE server = ?").run(row.server);
+          appendLabEvent(this.db, { server: row.server, kind: 'restart_end', detail: { down_ms: row.back_at_ms! - row.restarting_since_ms! } }, row.back_at_ms!);
+        }
+      })
+      .immediate();
   }
 
   instances(server: string): LabInstanceRow[] {

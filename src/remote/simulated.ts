@@ -14,12 +14,14 @@ import type {
   DiscoveryResult,
   HostAddress,
   HostSession,
+  InstanceHealth,
   InstallerSignature,
   InstallerStatus,
   InstallRequest,
   InstallResult,
   PreflightFacts,
   PreflightRequest,
+  RestartRequest,
   ServiceState,
   StageRequest,
   StageResult,
@@ -209,6 +211,28 @@ class SimulatedSession implements HostSession {
   async queryTopology(instances: readonly string[]): Promise<TopologyResult> {
     this.assertOpen();
     return { instances: instances.map((instance) => labInstanceTopology(this.world, this.server, instance)) };
+  }
+
+  async bootTime(): Promise<string> {
+    this.assertOpen();
+    return this.world.bootTime(this.server)!;
+  }
+
+  async requestRestart(request: RestartRequest): Promise<void> {
+    this.assertOpen();
+    this.world.requestRestart(this.server, request.comment);
+  }
+
+  async instanceHealth(instances: readonly string[]): Promise<InstanceHealth[]> {
+    this.assertOpen();
+    const rows = this.world.instances(this.server);
+    const servicesUp = this.world.host(this.server)?.services_running === 1;
+    return instances.map((instance) => {
+      const row = rows.find((r) => r.instance.toLowerCase() === instance.toLowerCase());
+      const running = row !== undefined && servicesUp && row.engine_state === 'running';
+      // The lab's databases are online whenever their engine runs.
+      return { instance, engineRunning: running, answering: running, offlineDatabases: [] };
+    });
   }
 
   async close(): Promise<void> {

@@ -237,6 +237,22 @@ export interface TopologyChange {
   readonly changed: boolean;
 }
 
+export interface RestartRequest {
+  /** The comment Windows records with the restart (event 1074) and shows to logged-on users: names the run. */
+  readonly comment: string;
+}
+
+/** One instance after a restart: is it back in service? */
+export interface InstanceHealth {
+  readonly instance: string;
+  /** The database engine service is running. */
+  readonly engineRunning: boolean;
+  /** The engine answers a query. */
+  readonly answering: boolean;
+  /** Databases not ONLINE (recovering, suspect, …), by name with their state. */
+  readonly offlineDatabases: readonly string[];
+}
+
 export interface HostSession {
   readonly server: string;
   discover(signal?: AbortSignal): Promise<DiscoveryResult>;
@@ -262,6 +278,16 @@ export interface HostSession {
    * Authenticode (the lab) leave it out, and the engine then relies on the SHA-256 alone.
    */
   installerSignature?(remotePath: string, stagingDir: string, signal?: AbortSignal): Promise<InstallerSignature | null>;
+  /** When the host last started (Win32_OperatingSystem.LastBootUpTime), ISO-8601 UTC. */
+  bootTime(signal?: AbortSignal): Promise<string>;
+  /**
+   * Asks the host to restart now; resolves once the request is accepted (the host goes down soon
+   * after, and this session with it). A request while a restart is already under way starts no
+   * second one.
+   */
+  requestRestart(request: RestartRequest, signal?: AbortSignal): Promise<void>;
+  /** Whether each instance is back in service: engine running and answering, databases online. */
+  instanceHealth(instances: readonly string[], signal?: AbortSignal): Promise<InstanceHealth[]>;
   close(): Promise<void>;
 }
 

@@ -11,12 +11,14 @@ import type {
   DiscoveryResult,
   HostAddress,
   HostSession,
+  InstallerSignature,
   InstallerStatus,
   InstallRequest,
   InstallResult,
-  InstallerSignature,
+  InstanceHealth,
   PreflightFacts,
   PreflightRequest,
+  RestartRequest,
   StageRequest,
   StageResult,
   TopologyChange,
@@ -441,6 +443,20 @@ export class WinRmHostSession implements HostSession {
     const result = await this.invoke('queryBuild', { instance }, { signal });
     if (result.fallbackReason) this.dependencies.onNote?.(this.server, `${instance}: build read from the registry: ${result.fallbackReason}`);
     return buildQueryFrom(result);
+  }
+
+  async bootTime(signal?: AbortSignal): Promise<string> {
+    return (await this.invoke('hostHealth', { instances: [] }, { signal })).bootTime;
+  }
+
+  async requestRestart(request: RestartRequest, signal?: AbortSignal): Promise<void> {
+    const result = await this.invoke('restart', { comment: request.comment }, { signal });
+    if (result.alreadyUnderWay) this.dependencies.onNote?.(this.server, 'a restart was already under way; none was added');
+  }
+
+  async instanceHealth(instances: readonly string[], signal?: AbortSignal): Promise<InstanceHealth[]> {
+    const result = await this.invoke('hostHealth', { instances }, { signal });
+    return result.instances.map((i) => ({ instance: i.instance, engineRunning: i.engineRunning, answering: i.answering, offlineDatabases: i.offlineDatabases }));
   }
 
   async close(): Promise<void> {

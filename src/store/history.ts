@@ -1009,6 +1009,37 @@ export class History {
     );
   }
 
+  /**
+   * What a restart changed for a finished target: its build read again (kept when unreadable), the
+   * restart it needed done, or a failure found after it (a host that did not come back, a build that
+   * fell below the target). One guarded statement with its event.
+   */
+  targetAfterRestart(
+    runId: number,
+    targetId: number,
+    server: string,
+    change: { postBuild: string | null; restartDone: boolean; failure: string | null },
+    level: EventLevel,
+    message: string,
+  ): void {
+    this.transition(
+      () => {
+        const changes = this.statements
+          .prepare(
+            `UPDATE hotfix_targets SET post_build = COALESCE(?, post_build),
+               requires_restart = CASE WHEN ? THEN 0 ELSE requires_restart END,
+               status = CASE WHEN ? IS NULL THEN status ELSE 'failed' END,
+               error_message = COALESCE(?, error_message),
+               completed_at = COALESCE(completed_at, ?)
+             WHERE id = ? AND status IN ('pending', 'in_progress', 'success', 'partial', 'failed')`,
+          )
+          .run(change.postBuild, change.restartDone ? 1 : 0, change.failure, change.failure, this.now(), targetId).changes;
+        this.expectChanged(changes, 1, `target ${targetId} after its host's restart`);
+      },
+      { runId, targetId, server, level, kind: change.failure ? 'target_failed' : 'target_restarted', message },
+    );
+  }
+
   /** Closes a host's remaining actions (not installs) as skipped, with the reason: nothing more happens there in this run. */
   actionsSkippedOnHost(runId: number, server: string, reason: string): void {
     this.transition(

@@ -1,4 +1,5 @@
 import { ConnectivityError, errorMessage, RemoteOperationError } from '../../errors.js';
+import type { HostSession } from '../../remote/transport.js';
 import type { ActionRow } from '../../store/history.js';
 import { isFinalTargetStatus } from '../../store/states.js';
 import type { DeployContext } from '../context.js';
@@ -87,4 +88,35 @@ export function hostFailed(ctx: DeployContext, host: HostContext, action: Action
     }
   }
   ctx.observer.hostFinished(server, 'failed');
+}
+
+/** A new session to the host, outside a visit: for actions that must reach a host that may be away. */
+export async function openHostSession(ctx: DeployContext, host: HostContext): Promise<HostSession> {
+  const transport = await ctx.transports.get(host.work.transport);
+  return transport.open({ server: host.server, port: host.work.port, credential: host.work.credential }, ctx.cancellation.signal);
+}
+
+/** Ends the host's session, which a restart takes down with it; a failure to close only goes to the log. */
+export async function dropHostSession(ctx: DeployContext, host: HostContext): Promise<void> {
+  const session = host.session;
+  host.session = null;
+  host.staged.clear();
+  await session?.close().catch((error: unknown) => ctx.observer.log('debug', `${host.server}: closing the session failed: ${errorMessage(error)}`));
+}
+
+/**
+ * The host did not come back from a restart: every target of it that is not skipped fails with the
+ * reason (patched or not, it is out of service), steps not started are skipped, and nothing more
+ * happens there in this run.
+ */
+export function hostLost(ctx: DeployContext, host: HostContext, message: string): void {
+  const { history, runId } = ctx;
+  const steps = host.work.groups.flatMap((g) => history.stepsOfExecution(g.executionId));
+  history.stepsSkipped(runId, steps.filter((s) => s.status === 'pending').map((s) => s.id), host.server, message);
+  for (const t of history.targetsOfHost(runId, host.server)) {
+    if (t.status === 'skipped') continue;
+    history.targetAfterRestart(runId, t.id, t.server, { postBuild: null, restartDone: false, failure: message }, 'error', `${t.server}\\${t.instance}: failed: ${message}`);
+  }
+  history.actionsSkippedOnHost(runId, host.server, message);
+  ctx.observer.hostFinished(host.server, 'did not come back from its restart');
 }

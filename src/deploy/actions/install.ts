@@ -21,8 +21,11 @@ export const installAction: ActionKindHandler = {
   needsSession: true,
   runsWhileStopping: false,
   decide({ ctx, host, graph, action }) {
-    const earlier = graph.dependenciesOf(action.id);
-    if (earlier.some((a) => a.kind === 'preflight' && a.status !== 'success')) return { run: false, reason: `not run: ${host.server} did not pass pre-flight` };
+    const earlier = graph.ancestorsOf(action.id);
+    if (earlier.some((a) => a.kind === 'preflight' && a.status === 'failed')) return { run: false, reason: `not run: ${host.server} did not pass pre-flight` };
+    if (earlier.some((a) => (a.kind === 'restart' || a.kind === 'wait_healthy') && a.status === 'failed')) {
+      return { run: false, reason: `not run: ${host.server} did not come back from its restart` };
+    }
     const failure = firstRequiredFailure(ctx, host, action.execution_id!);
     if (failure) return { run: false, reason: `not run: an earlier required step on ${host.server} failed (${failure})` };
     const late = ctx.window?.refusesInstall(host, action.execution_id!);

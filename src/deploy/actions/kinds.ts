@@ -1,14 +1,18 @@
 import type { ActionKind } from '../../store/states.js';
 import { installAction } from './install.js';
 import { preflightAction } from './preflight.js';
+import { restartAction } from './restart.js';
 import type { ActionKindHandler } from './types.js';
 import { verifyAction } from './verify.js';
+import { waitHealthyAction } from './waitHealthy.js';
 
 /** The handler of each action kind the engine carries out; a kind without one stops its run with a clear error. */
 const HANDLERS: Partial<Record<ActionKind, ActionKindHandler>> = {
   preflight: preflightAction,
   install: installAction,
   verify: verifyAction,
+  restart: restartAction,
+  wait_healthy: waitHealthyAction,
 };
 
 export function handlerOf(kind: ActionKind): ActionKindHandler {

@@ -5,6 +5,7 @@ import type { DeployContext } from '../context.js';
 import { crashPoint } from '../crashPoints.js';
 import type { ExecutionGroup } from '../hostWork.js';
 import { serviceNotes } from '../instanceServices.js';
+import { detailOf } from './detail.js';
 import { formatGb } from './messages.js';
 import { StagingError, stageInstaller } from './stage.js';
 import type { ActionEnd, ActionKindHandler, HostContext } from './types.js';
@@ -21,7 +22,13 @@ export const preflightAction: ActionKindHandler = {
   kind: 'preflight',
   needsSession: true,
   runsWhileStopping: false,
-  decide({ ctx, host }) {
+  decide({ ctx, host, graph, action }) {
+    // The second pre-flight of clear_pending_reboot runs only when the host was restarted before patching.
+    if (detailOf(action).after_restart === true) {
+      const wait = graph.dependenciesOf(action.id).find((a) => a.kind === 'wait_healthy');
+      if (wait?.status !== 'success') return { run: false, reason: 'no restart was needed before patching' };
+      return { run: true };
+    }
     // The maintenance window: a host starts only when all its remaining installers are predicted to end inside it.
     const refusal = ctx.window?.refusesHost(ctx.history, host);
     return refusal ? { run: false, reason: refusal.reason } : { run: true };
@@ -50,8 +57,29 @@ export const preflightAction: ActionKindHandler = {
       return 'done';
     }
     const session = host.session!;
+    const detail = detailOf(action);
     const groups = host.work.groups.filter((g) => g.status !== 'success' && g.status !== 'failed' && g.status !== 'skipped');
-    const refusal = (await refusalOf(ctx, session, server, targets, groups)) ?? (await trustRefusal(ctx, host, groups));
+    const found = await findingsOf(ctx, session, server, targets, groups);
+    if (found.pendingReboot.length > 0 && detail.clears_pending_reboot === true && found.others.length === 0) {
+      // clear_pending_reboot: the restart after this action clears it, and pre-flight runs again.
+      crashPoint('preflight-done');
+      history.actionTransition(
+        runId,
+        action.id,
+        { from: ['running'], to: 'success', detail: { pending_reboot: found.pendingReboot } },
+        { server, level: 'info', kind: 'preflight_reboot_pending', message: `${server}: a reboot is pending (${found.pendingReboot.join('; ')}): restarting it before patching (clear_pending_reboot)` },
+      );
+      return 'done';
+    }
+    const reasons = [...found.others];
+    if (found.pendingReboot.length > 0) {
+      reasons.unshift(
+        detail.after_restart === true
+          ? `a reboot is still pending after its restart (${found.pendingReboot.join('; ')})`
+          : `a reboot is pending (${found.pendingReboot.join('; ')}); restart the server, then deploy again (or set clear_pending_reboot)`,
+      );
+    }
+    const refusal = (reasons.length > 0 ? `${server}: skipped by pre-flight: ${reasons.join('; ')}` : null) ?? (await trustRefusal(ctx, host, groups));
     if (refusal) {
       history.skipHost(runId, targets.map((t) => t.id), server, refusal, { reached: true, kind: 'preflight_failed' });
       history.actionTransition(runId, action.id, { from: ['running'], to: 'failed', error: refusal }, { server, level: 'debug', kind: 'preflight_refused', message: refusal });
@@ -65,7 +93,7 @@ export const preflightAction: ActionKindHandler = {
   },
 };
 
-/** Returns why the host must not be patched now, or null when it may. */
+/** Returns why the host must not be patched now, or null when it may (a pending reboot among the reasons). */
 export async function refusalOf(
   ctx: DeployContext,
   session: HostSession,
@@ -73,13 +101,27 @@ export async function refusalOf(
   targets: readonly TargetRow[],
   groups: readonly ExecutionGroup[],
 ): Promise<string | null> {
+  const found = await findingsOf(ctx, session, server, targets, groups);
+  const reasons = [...found.others];
+  if (found.pendingReboot.length > 0) reasons.unshift(`a reboot is pending (${found.pendingReboot.join('; ')}); restart the server, then deploy again`);
+  if (reasons.length === 0) return null;
+  return `${server}: skipped by pre-flight: ${reasons.join('; ')}`;
+}
+
+/** What stands in the way of patching the host now: a pending reboot, and every other reason. */
+async function findingsOf(
+  ctx: DeployContext,
+  session: HostSession,
+  server: string,
+  targets: readonly TargetRow[],
+  groups: readonly ExecutionGroup[],
+): Promise<{ pendingReboot: readonly string[]; others: string[] }> {
   const instances = targets.filter((t) => t.plan_status === 'pending').map((t) => t.instance);
   const facts = await session.preflight(
     { stagingDir: ctx.settings.stagingDir, instances, ignorePendingFileRename: ctx.settings.ignorePendingFileRename },
     ctx.cancellation.signal,
   );
   const reasons: string[] = [];
-  if (facts.pendingReboot.length > 0) reasons.push(`a reboot is pending (${facts.pendingReboot.join('; ')}); restart the server, then deploy again`);
   if (facts.installerBusy) reasons.push('Windows Installer is busy with another installation');
   const installerBytes = [...new Set(groups.map((g) => g.localPath))].map((p) => ctx.installers.peekSize(p) ?? 0).reduce((a, b) => a + b, 0);
   const needed = Math.max(ctx.settings.minFreeDiskBytes, 2 * installerBytes);
@@ -90,8 +132,7 @@ export async function refusalOf(
   for (const note of serviceNotes(facts.services)) {
     ctx.history.addEvent({ runId: ctx.runId, server, level: note.level, kind: 'preflight_note', message: `${server}: ${note.message}` });
   }
-  if (reasons.length === 0) return null;
-  return `${server}: skipped by pre-flight: ${reasons.join('; ')}`;
+  return { pendingReboot: facts.pendingReboot, others: reasons };
 }
 
 /**

@@ -6,6 +6,7 @@ import { isFinalTargetStatus } from '../../store/states.js';
 import type { DeployContext } from '../context.js';
 import { crashPoint } from '../crashPoints.js';
 import type { ExecutionGroup } from '../hostWork.js';
+import { detailOf } from './detail.js';
 import { askedForRestart } from './install.js';
 import { stripServer } from './messages.js';
 import type { ActionCall, ActionEnd, ActionKindHandler, HostContext } from './types.js';
@@ -29,8 +30,12 @@ export const verifyAction: ActionKindHandler = {
   needsSession: true,
   runsWhileStopping: true,
   decide({ graph, action, host }) {
-    const preflight = graph.ancestorsOf(action.id).find((a) => a.kind === 'preflight' && a.server.toLowerCase() === host.server.toLowerCase());
-    if (preflight && preflight.status !== 'success') return { run: false, reason: `${host.server} did not pass pre-flight` };
+    if (detailOf(action).after_restart === true) {
+      const wait = graph.dependenciesOf(action.id).find((a) => a.kind === 'wait_healthy');
+      return wait?.status === 'success' ? { run: true } : { run: false, reason: `${host.server} was not restarted` };
+    }
+    const ancestors = graph.ancestorsOf(action.id).filter((a) => a.server.toLowerCase() === host.server.toLowerCase());
+    if (ancestors.some((a) => a.kind === 'preflight' && a.status === 'failed')) return { run: false, reason: `${host.server} did not pass pre-flight` };
     return { run: true };
   },
   skip({ ctx, action, host }, reason) {
@@ -42,12 +47,43 @@ export const verifyAction: ActionKindHandler = {
     if (action.status === 'pending') {
       history.actionTransition(runId, action.id, { from: ['pending'], to: 'running' }, { server, level: 'debug', kind: 'verify_running', message: `${server}: verifying builds` });
     }
-    const targets = history.targetsOfHost(runId, server).filter((t) => !isFinalTargetStatus(t.status));
-    if (targets.length > 0) await verifyAndFinish(ctx, host.session!, host, targets);
+    if (detailOf(action).after_restart === true) await verifyAfterRestart(ctx, host.session!, host);
+    else {
+      const targets = history.targetsOfHost(runId, server).filter((t) => !isFinalTargetStatus(t.status));
+      if (targets.length > 0) await verifyAndFinish(ctx, host.session!, host, targets);
+    }
     history.actionTransition(runId, action.id, { from: ['running'], to: 'success' }, { server, level: 'debug', kind: 'verify_done', message: `${server}: builds verified` });
     return 'done';
   },
 };
+
+/**
+ * After a restart: every instance's build is read again. The restart a target needed is done; a build
+ * that changed is recorded; one that fell below the target fails the target, saying so.
+ */
+async function verifyAfterRestart(ctx: DeployContext, session: HostSession, host: HostContext): Promise<void> {
+  const { history, runId } = ctx;
+  for (const t of history.targetsOfHost(runId, host.server)) {
+    if (t.status === 'skipped' || t.status === 'pending' || t.status === 'in_progress') continue;
+    const name = `${t.server}\\${t.instance}`;
+    let build: string | null = null;
+    let problem: string | null = null;
+    try {
+      build = (await session.queryBuild(t.instance, ctx.cancellation.signal)).build;
+    } catch (error) {
+      problem = `its build could not be read after the restart: ${stripServer(t.server, errorMessage(error))}`;
+    }
+    const post = parseBuild(build);
+    const target = parseBuild(t.target_build);
+    const fell = t.status !== 'failed' && post !== null && target !== null && compareBuilds(post, target) < 0;
+    const failure = problem ?? (fell ? `build ${build} after the restart is below the target ${t.target_build}` : null);
+    const message = failure
+      ? `${name}: failed after the restart: ${failure}`
+      : `${name}: restarted; build ${build ?? 'unknown'}${build !== t.post_build && t.post_build ? ` (was ${t.post_build} before the restart)` : ''}`;
+    history.targetAfterRestart(runId, t.id, t.server, { postBuild: build, restartDone: true, failure }, failure ? 'error' : 'info', message);
+    crashPoint('target-finished');
+  }
+}
 
 function outcomeOf(steps: readonly StepRow[]): ExecutionOutcome {
   const step = steps[0]!;

@@ -257,4 +257,21 @@ function Get-SqlClusterRoleOwner {
 function Move-SqlClusterRole {
     param([Parameter(Mandatory = $true)][string]$Instance, [Parameter(Mandatory = $true)][string]$Node)
     return [string](Invoke-LabHostCli -Arguments @('move-role', $Instance, $Node))['owner']
+function Invoke-SqlDatabaseStateQuery {
+    # The lab's databases are online whenever their engine answers.
+    param([Parameter(Mandatory = $true)][string]$Instance)
+    $null = Invoke-SqlServerPropertyQuery -Instance $Instance
+    foreach ($name in @('master', 'tempdb', 'model', 'msdb')) { [ordered]@{ name = $name; state = 'ONLINE' } }
+}
+
+function Get-LastBootTime {
+    return [string](Invoke-LabHostCli -Arguments @('boot-time'))['bootTime']
+}
+
+function Invoke-HostRestart {
+    # The world restarts the host; the test bed stops and starts its sshd to stand for the reboot.
+    param([Parameter(Mandatory = $true)][string]$Comment)
+    $result = Invoke-LabHostCli -Arguments @('restart', $Comment)
+    if ($result['alreadyUnderWay']) { return 1190 }
+    return 0
 }

@@ -154,6 +154,49 @@ function Invoke-SqlServerPropertyQuery {
     }
 }
 
+function Invoke-SqlDatabaseStateQuery {
+    # Each database of the local instance with its state_desc (ONLINE, RECOVERING, SUSPECT, ...), through
+    # SqlClient with integrated security, as Invoke-SqlServerPropertyQuery connects.
+    param([Parameter(Mandatory = $true)][string]$Instance)
+    $builder = New-Object -TypeName System.Data.SqlClient.SqlConnectionStringBuilder
+    if ($Instance -eq 'MSSQLSERVER') { $builder.DataSource = '(local)' } else { $builder.DataSource = '(local)\' + $Instance }
+    $builder.IntegratedSecurity = $true
+    $builder.ConnectTimeout = 15
+    $builder.ApplicationName = 'AutoDBAudit'
+    $connection = New-Object -TypeName System.Data.SqlClient.SqlConnection -ArgumentList $builder.ConnectionString
+    try {
+        $connection.Open()
+        $command = $connection.CreateCommand()
+        $command.CommandTimeout = 30
+        $command.CommandText = 'SELECT name, state_desc FROM sys.databases'
+        $reader = $command.ExecuteReader()
+        try {
+            while ($reader.Read()) { [ordered]@{ name = [string]$reader.GetValue(0); state = [string]$reader.GetValue(1) } }
+        } finally {
+            $reader.Dispose()
+        }
+    } finally {
+        $connection.Dispose()
+    }
+}
+
+function Get-LastBootTime {
+    # When Windows last started, ISO-8601 UTC with milliseconds (Win32_OperatingSystem.LastBootUpTime).
+    $os = Get-CimInstance -ClassName Win32_OperatingSystem
+    return $os.LastBootUpTime.ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ss.fffZ', [System.Globalization.CultureInfo]::InvariantCulture)
+}
+
+function Invoke-HostRestart {
+    # Restarts Windows in 5 seconds (/r /t 5: time for this operation's answer to reach the orchestrator
+    # before the session goes down), closing applications that would hold it up (/f), recorded as a
+    # planned restart for a hot fix (/d p:2:17) with the comment naming the run (/c, event 1074).
+    # Returns shutdown.exe's exit code.
+    param([Parameter(Mandatory = $true)][string]$Comment)
+    $shutdown = Join-Path -Path $env:SystemRoot -ChildPath 'System32\shutdown.exe'
+    & $shutdown /r /t 5 /f /d p:2:17 /c $Comment | Out-Null
+    return $LASTEXITCODE
+}
+
 function Get-SetupBootstrapLogDirectory {
     # SQL Server setup's log folders: one major version's (e.g. "150"), or every installed version's.
     param([AllowNull()][AllowEmptyString()][string]$MajorVersion)

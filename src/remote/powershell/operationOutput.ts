@@ -49,6 +49,8 @@ export interface OperationArguments {
   readonly setFailoverMode: { readonly instance: string; readonly group: string; readonly replica: string; readonly mode: 'automatic' | 'manual' };
   readonly failover: { readonly instance: string; readonly group: string };
   readonly moveRole: { readonly instance: string; readonly node: string };
+  readonly restart: { readonly comment: string };
+  readonly hostHealth: { readonly instances: readonly string[] };
 }
 
 const nullableText = z.string().nullable();
@@ -154,6 +156,19 @@ export const OPERATION_RESULT_SCHEMAS = {
   setFailoverMode: z.strictObject({ previous: z.string(), current: z.string(), changed: z.boolean() }),
   failover: z.strictObject({ alreadyPrimary: z.boolean() }),
   moveRole: z.strictObject({ previous: z.string(), current: z.string(), changed: z.boolean() }),
+  restart: z.strictObject({ bootTime: z.string(), alreadyUnderWay: z.boolean() }),
+  hostHealth: z.strictObject({
+    bootTime: z.string(),
+    instances: z.array(
+      z.strictObject({
+        instance: z.string(),
+        engineRunning: z.boolean(),
+        answering: z.boolean(),
+        offlineDatabases: z.array(z.string()),
+        problem: nullableText,
+      }),
+    ),
+  }),
 } as const satisfies Record<OperationName, z.ZodType>;
 
 export type OperationResult<N extends OperationName> = z.infer<(typeof OPERATION_RESULT_SCHEMAS)[N]>;

@@ -21,6 +21,8 @@ export const OPERATION_NAMES = [
   'setFailoverMode',
   'failover',
   'moveRole',
+  'restart',
+  'hostHealth',
 ] as const;
 export type OperationName = (typeof OPERATION_NAMES)[number];
 
@@ -53,6 +55,8 @@ const OPERATIONS: Readonly<Record<OperationName, OperationDefinition>> = {
   setFailoverMode: { file: 'AvailabilityChange.ps1', entryPoint: 'Invoke-SetFailoverModeOperation', libraries: [] },
   failover: { file: 'AvailabilityChange.ps1', entryPoint: 'Invoke-FailoverOperation', libraries: [] },
   moveRole: { file: 'AvailabilityChange.ps1', entryPoint: 'Invoke-MoveRoleOperation', libraries: [] },
+  restart: { file: 'Restart.ps1', entryPoint: 'Invoke-RestartOperation', libraries: [] },
+  hostHealth: { file: 'HostHealth.ps1', entryPoint: 'Invoke-HostHealthOperation', libraries: ['SqlInstance.ps1'] },
 };
 
 /** Absolute path of a `.ps1` file shipped beside this module (src/ in development, dist/ when built). */

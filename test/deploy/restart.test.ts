@@ -1,0 +1,135 @@
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import Database from '../../src/store/sqlite.js';
+import { labFleet, readHistory } from '../helpers/labFleet.js';
+import { runCli } from '../helpers/runCli.js';
+
+interface LabEvent {
+  server: string;
+  kind: string;
+  at: string;
+  detail: string;
+}
+
+function labEvents(root: string): LabEvent[] {
+  const db = new Database(path.join(root, 'output/lab/world.db'), { readonly: true });
+  try {
+    return db.prepare("SELECT server, kind, at, detail FROM lab_events WHERE kind IN ('restart_begin', 'restart_end') ORDER BY id").all() as LabEvent[];
+  } finally {
+    db.close();
+  }
+}
+
+interface ActionLine {
+  server: string;
+  kind: string;
+  status: string | null;
+  reason: string | null;
+  detail: string;
+  error_message: string | null;
+}
+
+function actionsOf(root: string, server: string): ActionLine[] {
+  return readHistory<ActionLine>(root, 'SELECT * FROM hotfix_actions WHERE server = ? ORDER BY seq', server);
+}
+
+function targetsOf(root: string): Record<string, { status: string; requires_restart: number; post_build: string | null; error_message: string | null }> {
+  const rows = readHistory<{ server: string; status: string; requires_restart: number; post_build: string | null; error_message: string | null }>(
+    root,
+    'SELECT server, status, requires_restart, post_build, error_message FROM hotfix_targets',
+  );
+  return Object.fromEntries(rows.map((r) => [r.server, r]));
+}
+
+describe('restart: never (the default) keeps today\'s behaviour', () => {
+  it('restarts nothing and reports who needs a restart', () => {
+    const fleet = labFleet([{ server: 'R3010', version: '16.0.4085.0', simulation: { installers: { 'CU16.exe': { exit_codes: [3010] } } } }]);
+    const result = runCli(['--deploy-hotfixes', '--yes', '--config', fleet.config]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(labEvents(fleet.root)).toEqual([]);
+    expect(actionsOf(fleet.root, 'R3010').map((a) => a.kind)).toEqual(['preflight', 'install', 'verify']);
+    expect(targetsOf(fleet.root).R3010).toMatchObject({ status: 'success', requires_restart: 1 });
+  });
+});
+
+describe('restart: when_required', () => {
+  let fleet: { root: string; config: string };
+  let result: ReturnType<typeof runCli>;
+  beforeAll(() => {
+    fleet = labFleet(
+      [
+        { server: 'R3010', version: '16.0.4085.0', simulation: { installers: { 'CU16.exe': { exit_codes: [3010] } } } },
+        { server: 'PLAIN' },
+        { server: 'GONE', version: '16.0.4085.0', simulation: { comes_back: false } },
+      ],
+      { hotfix: { restart: 'when_required', restart_timeout_minutes: 0.05 }, timeScale: 0.005 },
+    );
+    result = runCli(['--deploy-hotfixes', '--yes', '--config', fleet.config]);
+  });
+
+  it('restarts the hosts that need it, once each, and verifies them again', () => {
+    expect(result.code, result.stdout + result.stderr).toBe(1);
+    const events = labEvents(fleet.root);
+    expect(events.filter((e) => e.server === 'R3010').map((e) => e.kind)).toEqual(['restart_begin', 'restart_end']);
+    expect(JSON.parse(events.find((e) => e.server === 'R3010')!.detail).comment).toMatch(/^AutoDBAudit run 1: /);
+    expect(events.filter((e) => e.server === 'PLAIN')).toEqual([]);
+    expect(actionsOf(fleet.root, 'R3010').map((a) => [a.kind, a.status ?? 'steps'])).toEqual([
+      ['preflight', 'success'],
+      ['install', 'steps'],
+      ['verify', 'success'],
+      ['restart', 'success'],
+      ['wait_healthy', 'success'],
+      ['verify', 'success'],
+    ]);
+    const wait = JSON.parse(actionsOf(fleet.root, 'R3010')[4]!.detail) as { back_ms: number; boot_after: string };
+    expect(wait.back_ms).toBeGreaterThan(0);
+    expect(Date.parse(wait.boot_after)).toBeGreaterThan(Date.parse(JSON.parse(actionsOf(fleet.root, 'R3010')[3]!.detail).boot_before));
+    // The restart it needed is done.
+    expect(targetsOf(fleet.root).R3010).toMatchObject({ status: 'success', requires_restart: 0, post_build: '16.0.4165.4' });
+    expect(actionsOf(fleet.root, 'PLAIN').map((a) => [a.kind, a.status ?? 'steps'])).toEqual([
+      ['preflight', 'success'],
+      ['install', 'steps'],
+      ['verify', 'success'],
+      ['restart', 'skipped'],
+      ['wait_healthy', 'skipped'],
+      ['verify', 'skipped'],
+    ]);
+  });
+
+  it('fails a host that does not come back, with that reason, and the rest of the run goes on (exit 1, not 3)', () => {
+    expect(labEvents(fleet.root).filter((e) => e.server === 'GONE').map((e) => e.kind)).toEqual(['restart_begin']);
+    const gone = targetsOf(fleet.root).GONE!;
+    expect(gone.status).toBe('failed');
+    expect(gone.error_message).toMatch(/GONE: did not come back healthy within 3 s of its restart \(last: .*\)/);
+    expect(actionsOf(fleet.root, 'GONE').map((a) => a.status ?? 'steps').slice(3)).toEqual(['success', 'failed', 'skipped']);
+    expect(targetsOf(fleet.root).PLAIN!.status).toBe('success');
+    expect(result.stdout).toMatch(/GONE: did not come back healthy/);
+  });
+});
+
+describe('clear_pending_reboot', () => {
+  it('restarts a host with a pending reboot, checks it again, then patches it, all in one run', () => {
+    const fleet = labFleet([{ server: 'PENDING', simulation: { pending_reboot: true } }], { timeScale: 0.005 });
+    const result = runCli(['--deploy-hotfixes', '--yes', '--clear-pending-reboot', '--config', fleet.config]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(labEvents(fleet.root).map((e) => e.kind)).toEqual(['restart_begin', 'restart_end']);
+    expect(actionsOf(fleet.root, 'PENDING').map((a) => [a.kind, a.status ?? 'steps'])).toEqual([
+      ['preflight', 'success'],
+      ['restart', 'success'],
+      ['wait_healthy', 'success'],
+      ['preflight', 'success'],
+      ['install', 'steps'],
+      ['verify', 'success'],
+    ]);
+    expect(targetsOf(fleet.root).PENDING).toMatchObject({ status: 'success', post_build: '15.0.4395.2' });
+    expect(readHistory<{ status: string }>(fleet.root, 'SELECT status FROM hotfix_steps')).toEqual([{ status: 'success' }]);
+  });
+
+  it('without it, a pending reboot still skips the host', () => {
+    const fleet = labFleet([{ server: 'PENDING', simulation: { pending_reboot: true } }], { timeScale: 0.005 });
+    const result = runCli(['--deploy-hotfixes', '--yes', '--config', fleet.config]);
+    expect(result.code).toBe(1);
+    expect(labEvents(fleet.root)).toEqual([]);
+    expect(targetsOf(fleet.root).PENDING!.error_message).toMatch(/a reboot is pending/);
+  });
+});
