@@ -22,6 +22,8 @@ import { forecastForPlan, formatSchedule, windowEndOf } from './scheduleText.js'
 import { executeStageRun } from '../deploy/stageRun.js';
 import type { RunMode } from '../store/states.js';
 import pLimit from 'p-limit';
+import { restartSettingsOf } from './planCommand.js';
+import { formatRestarts, plannedRestarts } from '../plan/restarts.js';
 import { ProgressView } from './progress.js';
 import { confirm } from './prompt.js';
 import { reportAfterDeployment } from './reportCommand.js';
@@ -51,6 +53,7 @@ export async function deployCommand(options: CliOptions): Promise<number> {
     newRunMode: options.stageOnly ? 'stage' : 'deploy',
     runOptions: (mode) => runOptions(options, config, mode),
     continueAfterHalt: options.continueAfterHalt,
+    restartSettings: restartSettingsOf(options, config),
   };
   let log: LogFile | null = null;
   const io: DeploymentIo = {
@@ -64,7 +67,9 @@ export async function deployCommand(options: CliOptions): Promise<number> {
       for (const warning of forecast.warnings) process.stderr.write(`warning: ${warning}\n`);
       const scheduleText = mode === 'stage' ? undefined : formatSchedule(schedule);
       const facts = catalogSourceText(prepared.catalog, prepared.catalogOrigin);
-      process.stdout.write(`${formatPlan(prepared.plan, `versions as the hosts reported them just now; ${facts}`, scheduleText)}\n\n`);
+      // A stage-only run restarts nothing.
+      const restartText = mode === 'stage' ? undefined : formatRestarts(restartSettingsOf(options, config), plannedRestarts(prepared.plan, restartSettingsOf(options, config)));
+      process.stdout.write(`${formatPlan(prepared.plan, `versions as the hosts reported them just now; ${facts}`, scheduleText, restartText)}\n\n`);
     },
     asks: !options.yes,
     confirm: (question) => confirmOrRefuse(options, question),

@@ -1,3 +1,4 @@
+import { restartLine } from '../report/restartData.js';
 import { existsSync } from 'node:fs';
 import type { Config } from '../config/load.js';
 import { loadConfigOrThrow, openHistoryFor } from '../deploy/preparePlan.js';
@@ -106,6 +107,11 @@ export function formatRunDetail(detail: RunDetailJson): string {
       ),
     );
   }
+  if (detail.restarts.length > 0) {
+    lines.push('', 'Restarts:');
+    for (const r of detail.restarts) lines.push(`  ${restartLine(r)}`);
+  }
+  if (detail.awaiting_restart.length > 0) lines.push('', `Still waiting for a restart: ${detail.awaiting_restart.join(', ')}`);
   lines.push('');
   const { tail, total } = detail.events;
   lines.push(tail.length < total ? `Last ${tail.length} of ${total} events:` : `Events (${total}):`);

@@ -8,6 +8,16 @@ import { catalogSourceText } from './buildFactsText.js';
 import { formatPlan } from './planText.js';
 import { forecastForPlan, formatSchedule, windowEndOf } from './scheduleText.js';
 import { History } from '../store/history.js';
+import { formatRestarts, plannedRestarts, type RestartSettings, restartsEnabled } from '../plan/restarts.js';
+import type { Config } from '../config/load.js';
+
+/** This run's restart settings: the command line's over audit_config.json's. */
+export function restartSettingsOf(options: CliOptions, config: Config): RestartSettings {
+  return {
+    restart: options.restart ?? config.settings.restart,
+    clearPendingReboot: options.clearPendingReboot ?? config.settings.clear_pending_reboot,
+  };
+}
 
 /** `--hotfix-plan`: prints the plan; `--json` prints exactly the plan object and nothing else. */
 export async function planCommand(options: CliOptions): Promise<number> {
@@ -26,11 +36,15 @@ export async function planCommand(options: CliOptions): Promise<number> {
       concurrency,
       windowEndMs: windowEndOf(options.windowEnd, config),
     });
+    const restartSettings = restartSettingsOf(options, config);
+    const restarts = plannedRestarts(prepared.plan, restartSettings);
     for (const warning of [...prepared.warnings, ...forecast.warnings]) process.stderr.write(`warning: ${warning}\n`);
     if (options.json) {
       // In pieces: the same text as JSON.stringify(plan, null, 2), never held whole (see jsonChunks).
       // Waiting for 'drain' keeps a slow reader (a pipe into jq) from making us queue it all anyway.
-      for (const chunk of jsonChunks({ ...prepared.plan, schedule })) {
+      // `restarts` only when the run restarts anything: with the defaults the JSON is as it was.
+      const json = restartsEnabled(restartSettings) ? { ...prepared.plan, schedule, restarts } : { ...prepared.plan, schedule };
+      for (const chunk of jsonChunks(json)) {
         if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
       }
       process.stdout.write('\n');
@@ -39,7 +53,7 @@ export async function planCommand(options: CliOptions): Promise<number> {
         ? 'versions as the hosts reported them just now'
         : 'versions as recorded (offline: no host was contacted)';
       const facts = catalogSourceText(prepared.catalog, prepared.catalogOrigin);
-      process.stdout.write(`${formatPlan(prepared.plan, `${source}; ${facts}`, formatSchedule(schedule))}\n`);
+      process.stdout.write(`${formatPlan(prepared.plan, `${source}; ${facts}`, formatSchedule(schedule), formatRestarts(restartSettings, restarts))}\n`);
     }
     const contacted = prepared.plan.targets.length;
     const unreachable = prepared.plan.summary.unreachable;

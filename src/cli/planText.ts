@@ -12,7 +12,7 @@ const STATUS_LABEL: Record<PlanStatus, string> = {
 };
 
 /** The plan as an operator reads it: one block per instance, the schedule when given, then the summary line. */
-export function formatPlan(plan: Plan, source: string, schedule?: string): string {
+export function formatPlan(plan: Plan, source: string, schedule?: string, restarts?: string): string {
   const lines: string[] = [];
   const hosts = new Set(plan.targets.map((t) => t.server.toLowerCase())).size;
   lines.push(`Hotfix plan: ${plan.targets.length} instance(s) on ${hosts} host(s); ${source}`);
@@ -20,6 +20,7 @@ export function formatPlan(plan: Plan, source: string, schedule?: string): strin
   for (const t of plan.targets) lines.push(...formatTarget(t), '');
   if (plan.rolling) lines.push(formatRolling(plan.rolling), '');
   if (schedule) lines.push(schedule, '');
+  if (restarts) lines.push(restarts, '');
   lines.push(formatSummary(plan));
   return lines.join('\n');
 }

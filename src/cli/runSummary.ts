@@ -1,5 +1,6 @@
 import type { History, StepRow, TargetRow } from '../store/history.js';
 import type { TargetStatus } from '../store/states.js';
+import { awaitingRestart, readHostRestarts, restartLine } from '../report/restartData.js';
 
 const COLOUR: Record<TargetStatus, string> = {
   success: '\x1b[32m',
@@ -36,9 +37,15 @@ export function formatRunSummary(
   for (const t of targets) counts.set(t.status, (counts.get(t.status) ?? 0) + 1);
   lines.push('');
   lines.push(`Targets: ${[...counts.entries()].map(([s, n]) => `${n} ${s}`).join(', ') || 'none'}`);
-  const restarts = targets.filter((t) => t.requires_restart === 1 && (t.status === 'success' || t.status === 'partial'));
+  const restarts = readHostRestarts(history, runId);
   if (restarts.length > 0) {
-    lines.push(`Restart required (the tool never restarts a server): ${restarts.map((t) => `${t.server}\\${t.instance}`).join(', ')}`);
+    lines.push('Restarts:');
+    for (const r of restarts) lines.push(`  ${restartLine(r)}`);
+  }
+  const waiting = awaitingRestart(targets);
+  if (waiting.length > 0) {
+    const why = restarts.length > 0 ? 'not restarted by this run' : 'restart: never; the tool restarts a server only when told to';
+    lines.push(`Restart required (${why}): ${waiting.join(', ')}`);
   }
   if (run.status === 'interrupted') lines.push('Unfinished work remains: continue with --deploy-hotfixes --resume');
   else if (targets.some((t) => t.status === 'failed' || t.status === 'partial')) lines.push('Retry the failed and partial targets with --deploy-hotfixes --retry-failed');

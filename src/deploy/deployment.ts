@@ -1,3 +1,4 @@
+import { plannedRestarts, type RestartSettings } from '../plan/restarts.js';
 import type { Config } from '../config/load.js';
 import { displayPath } from '../config/paths.js';
 import { ConfigError, errorMessage, LockLostError, RefusalError } from '../errors.js';
@@ -38,6 +39,8 @@ export interface DeploymentIo {
 }
 
 export interface DeploymentRequest {
+  /** This run's restart settings, to name the restarts in the confirmation question. */
+  readonly restartSettings?: RestartSettings | undefined;
   readonly config: Config;
   readonly history: History;
   readonly transports: TransportProvider;
@@ -140,10 +143,12 @@ async function planAndShow(
   const hashed = await hashInstallers(withWork, displayPath(req.config.files.mapping));
   if (hashed.problems.length > 0) throw new ConfigError(hashed.problems);
   const executions = withWork.reduce((n, h) => n + h.steps.length, 0);
+  const restartHosts = req.restartSettings ? new Set(plannedRestarts(prepared.plan, req.restartSettings).map((r) => r.server.toLowerCase())).size : 0;
+  const restarting = restartHosts > 0 ? `, restarting up to ${restartHosts} host(s)` : '';
   const question =
     spec.mode === 'stage'
       ? `Stage ${executions} installer(s) on ${withWork.length} host(s), at most ${req.stagingConcurrency} at once? Nothing will be installed.`
-      : `Deploy ${executions} installer execution(s) to ${withWork.length} host(s), at most ${req.maxConcurrent} at once?`;
+      : `Deploy ${executions} installer execution(s) to ${withWork.length} host(s), at most ${req.maxConcurrent} at once${restarting}?`;
   return { plan: prepared, work: true, installers: new InstallerCache(hashed.installers), question };
 }
 

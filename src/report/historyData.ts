@@ -1,3 +1,4 @@
+import { awaitingRestart, type HostRestart, readHostRestarts } from './restartData.js';
 import type { EventRow, History, RunRow, StepRow, TargetRow } from '../store/history.js';
 import type { EventLevel, RunMode, RunStatus, StepStatus, TargetStatus } from '../store/states.js';
 import { countByStatus, elapsedMs, emptyStatusCounts, parseTime, type TargetStatusCounts } from './runData.js';
@@ -38,6 +39,10 @@ export interface RunDetailJson {
   readonly run: RunDetailRunJson;
   readonly targets: readonly TargetJson[];
   readonly events: { readonly total: number; readonly tail: readonly EventJson[] };
+  /** The run's restarts: whether each host was restarted, when, how long it took to come back. */
+  readonly restarts: readonly HostRestart[];
+  /** Targets patched that still wait for a restart (`SERVER\\INSTANCE`). */
+  readonly awaiting_restart: readonly string[];
 }
 
 export interface RunDetailRunJson extends RunSummaryJson {
@@ -115,6 +120,8 @@ export function runDetail(history: History, runId: number, eventTail: number = H
     run: { ...runSummary(run, countByStatus(targets)), options: parseJsonOrText(run.options), config_path: run.config_path },
     targets: targets.map((t) => targetJson(t, (stepsByTarget.get(t.id) ?? []).sort((a, b) => a.step_order - b.step_order))),
     events: { total: events.length, tail: events.slice(Math.max(0, events.length - eventTail)).map(eventJson) },
+    restarts: readHostRestarts(history, runId),
+    awaiting_restart: awaitingRestart(targets),
   };
 }
 

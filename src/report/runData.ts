@@ -1,3 +1,4 @@
+import { type HostRestart, readHostRestarts } from './restartData.js';
 import { compareBuilds, parseBuild } from '../sqlserver/buildNumber.js';
 import { classifyExitCode } from '../sqlserver/setupExitCodes.js';
 import type { History, RunRow, StepRow, TargetRow } from '../store/history.js';
@@ -14,6 +15,8 @@ export interface RunReportData {
   readonly countsByStatus: TargetStatusCounts;
   readonly countsByFamily: readonly FamilyCounts[];
   readonly trend: Trend;
+  /** The run's restarts (none unless the run's restart settings asked for them). */
+  readonly restarts: readonly HostRestart[];
   /** When the data was read: the report's "as of" time. */
   readonly generatedAt: Date;
 }
@@ -148,6 +151,7 @@ export function readRunReport(
     countsByStatus: countByStatus(targets),
     countsByFamily: countByFamily(targets),
     trend: readTrend(history, runId, options.trendRuns ?? DEFAULT_TREND_RUNS),
+    restarts: readHostRestarts(history, runId),
     generatedAt: options.now ?? new Date(),
   };
 }

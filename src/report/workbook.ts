@@ -5,7 +5,8 @@ import { type RunStatus, type StepStatus, TARGET_STATUS, type TargetStatus } fro
 import type { BuildCatalog } from '../catalog/catalog.js';
 import type { BuildFacts } from '../catalog/facts.js';
 import { type BuildRow, buildRows } from './buildRows.js';
-import type { ReportStep, ReportTarget, RunReportData, TrendCell, TrendRow } from './runData.js';
+import type { HostRestart } from './restartData.js';
+import { parseTime, type ReportStep, type ReportTarget, type RunReportData, type TrendCell, type TrendRow } from './runData.js';
 
 /*
  * The run workbook: one sheet per view of a run (targets, steps, summary, trend across runs), laid
@@ -185,6 +186,26 @@ const TARGET_COLUMNS: readonly TableColumn<ReportTarget>[] = [
   { header: 'Finished (UTC)', kind: 'date', value: (t) => t.finishedAt },
   { header: 'Duration', kind: 'duration', value: (t) => durationValue(t.durationMs) },
   { header: 'Error', kind: 'long', value: (t) => t.error, width: MAX_WIDTH },
+];
+
+export const RESTARTS_SHEET = 'Restarts';
+
+const RESTART_OUTCOME: Readonly<Record<HostRestart['outcome'], string>> = {
+  restarted: 'Restarted, back healthy',
+  not_back: 'Did not come back',
+  not_needed: 'Not needed',
+  unfinished: 'Unfinished',
+};
+
+const RESTART_COLUMNS: readonly TableColumn<HostRestart>[] = [
+  { header: 'Server', kind: 'text', value: (r) => r.server },
+  { header: 'When', kind: 'text', value: (r) => (r.when === 'before' ? 'Before patching' : 'After patching') },
+  { header: 'Outcome', kind: 'text', value: (r) => RESTART_OUTCOME[r.outcome] ?? r.outcome, tone: (r) => (r.outcome === 'not_back' ? RED : r.outcome === 'restarted' ? GREEN : null) },
+  { header: 'Requested (UTC)', kind: 'date', value: (r) => parseTime(r.requestedAt) },
+  { header: 'Back (UTC)', kind: 'date', value: (r) => parseTime(r.backAt) },
+  { header: 'Time to come back', kind: 'duration', value: (r) => durationValue(r.backMs) },
+  { header: 'Why', kind: 'long', value: (r) => r.reason, width: 40 },
+  { header: 'Note', kind: 'long', value: (r) => r.note, width: MAX_WIDTH },
 ];
 
 const STEP_COLUMNS: readonly TableColumn<ReportStep>[] = [
@@ -373,6 +394,7 @@ export async function buildRunWorkbook(data: RunReportData, catalog?: BuildCatal
   addTable(workbook.addWorksheet(STEPS_SHEET), STEP_COLUMNS, data.steps);
   addSummarySheet(workbook, data);
   addTrendSheet(workbook, data);
+  if (data.restarts.length > 0) addTable(workbook.addWorksheet(RESTARTS_SHEET), RESTART_COLUMNS, data.restarts);
   if (catalog) addTable(workbook.addWorksheet(BUILDS_SHEET), BUILD_COLUMNS, buildRows(data.targets, catalog, data.generatedAt.toISOString().slice(0, 10)));
   // Auditors print these: every sheet landscape, as wide as one page, header row repeated.
   for (const sheet of workbook.worksheets) {

@@ -1,4 +1,6 @@
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import ExcelJS from 'exceljs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import Database from '../../src/store/sqlite.js';
 import { labFleet, readHistory } from '../helpers/labFleet.js';
@@ -104,6 +106,68 @@ describe('restart: when_required', () => {
     expect(actionsOf(fleet.root, 'GONE').map((a) => a.status ?? 'steps').slice(3)).toEqual(['success', 'failed', 'skipped']);
     expect(targetsOf(fleet.root).PLAIN!.status).toBe('success');
     expect(result.stdout).toMatch(/GONE: did not come back healthy/);
+  });
+
+  it('says per host in the summary, the history and the workbook whether it was restarted, when, and how long it took to come back', async () => {
+    expect(result.stdout).toMatch(/^Restarts:$/m);
+    expect(result.stdout).toMatch(/^ {2}R3010: restarted after patching at \d{4}-\d\d-\d\dT[\d:.]+Z; back and healthy after [\d.]+ s$/m);
+    expect(result.stdout).toMatch(/^ {2}PLAIN: not restarted after patching: no update asked for a restart/m);
+    expect(result.stdout).toMatch(/^ {2}GONE: restarted after patching at .*; did not come back: GONE: did not come back healthy within 3 s/m);
+
+    const history = runCli(['--hotfix-history', '--run-id', '1', '--json', '--config', fleet.config]);
+    const detail = JSON.parse(history.stdout) as { restarts: { server: string; outcome: string; backMs: number | null; requestedAt: string | null }[]; awaiting_restart: string[] };
+    expect(detail.restarts.map((r) => [r.server, r.outcome])).toEqual([
+      ['GONE', 'not_back'],
+      ['PLAIN', 'not_needed'],
+      ['R3010', 'restarted'],
+    ]);
+    expect(detail.restarts.find((r) => r.server === 'R3010')!.backMs).toBeGreaterThan(0);
+    expect(detail.awaiting_restart).toEqual([]);
+    const text = runCli(['--hotfix-history', '--run-id', '1', '--config', fleet.config]);
+    expect(text.stdout).toMatch(/^ {2}R3010: restarted after patching at .*; back and healthy after/m);
+
+    const reports = path.join(fleet.root, 'output', 'reports');
+    const workbook = new ExcelJS.Workbook();
+    await workbook.xlsx.readFile(path.join(reports, readdirSync(reports)[0]!));
+    const sheet = workbook.getWorksheet('Restarts')!;
+    const rows: string[][] = [];
+    sheet.eachRow((row) => rows.push([String(row.getCell(1).value), String(row.getCell(3).value)]));
+    expect(rows).toEqual([
+      ['Server', 'Outcome'],
+      ['GONE', 'Did not come back'],
+      ['PLAIN', 'Not needed'],
+      ['R3010', 'Restarted, back healthy'],
+    ]);
+  });
+
+  it('shows in the plan, text and JSON, which hosts will be restarted and why', () => {
+    const text = runCli(['--hotfix-plan', '--offline', '--config', fleet.config]);
+    expect(text.stdout).toContain('Restarts (restart: when_required):');
+    const json = JSON.parse(runCli(['--hotfix-plan', '--offline', '--json', '--restart', 'always', '--config', fleet.config]).stdout) as {
+      restarts: { server: string; when: string; certain: boolean; why: string }[];
+    };
+    expect([...json.restarts].sort((a, b) => a.server.localeCompare(b.server))).toEqual([
+      { server: 'GONE', when: 'after', certain: true, why: 'after patching (restart: always)' },
+      { server: 'PLAIN', when: 'after', certain: true, why: 'after patching (restart: always)' },
+      { server: 'R3010', when: 'after', certain: true, why: 'after patching (restart: always)' },
+    ]);
+  });
+});
+
+describe('the plan with restarts', () => {
+  it('names each host that will or may be restarted, and why', () => {
+    const fleet = labFleet([{ server: 'A' }, { server: 'B', version: '16.0.4085.0' }], { hotfix: { restart: 'when_required', clear_pending_reboot: true } });
+    const text = runCli(['--hotfix-plan', '--offline', '--config', fleet.config]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('Restarts (restart: when_required, clear_pending_reboot):');
+    expect(text.stdout).toContain('  A: may restart before patching, if pre-flight finds a pending reboot (clear_pending_reboot)');
+    expect(text.stdout).toContain('  A: may restart after patching, if setup asks for a restart (restart: when_required)');
+    expect(text.stdout).toContain('  B: will restart after patching: the update requires a restart (mapping)');
+    const plain = labFleet([{ server: 'A' }]);
+    const json = JSON.parse(runCli(['--hotfix-plan', '--offline', '--json', '--config', plain.config]).stdout) as Record<string, unknown>;
+    // restart: never (the default) leaves the plan as it was.
+    expect('restarts' in json).toBe(false);
+    expect(runCli(['--hotfix-plan', '--offline', '--restart', 'sometimes', '--config', plain.config]).stderr).toMatch(/expected never, when_required, always/);
   });
 });
 

@@ -1,4 +1,5 @@
 import type { RestartPolicy } from '../../config/schemas.js';
+import { restartReason } from '../../plan/restarts.js';
 import type { History, NewAction, StepRow, TargetRow } from '../../store/history.js';
 import { isFinalTargetStatus } from '../../store/states.js';
 
@@ -69,20 +70,13 @@ export function buildRunGraph(targets: readonly TargetRow[], steps: readonly Ste
     }
     actions.push({ key: `${key}/verify`, server, kind: 'verify', dependsOn: [previous] });
     if (options.restart !== 'never') {
-      const why = restartReason(options.restart, host.targets);
+      const { why } = restartReason(options.restart, host.targets.some((t) => t.requires_restart === 1));
       actions.push({ key: `${key}/restart`, server, kind: 'restart', reason: why, detail: { when: 'after', policy: options.restart }, dependsOn: [`${key}/verify`] });
       actions.push({ key: `${key}/wait`, server, kind: 'wait_healthy', dependsOn: [`${key}/restart`] });
       actions.push({ key: `${key}/verify/again`, server, kind: 'verify', detail: { after_restart: true }, dependsOn: [`${key}/wait`] });
     }
   }
   return actions;
-}
-
-/** Why a host will (or may) be restarted after patching, as the plan and the graph say it. */
-export function restartReason(policy: RestartPolicy, targets: readonly { requires_restart: 0 | 1 | boolean }[]): string {
-  if (policy === 'always') return 'after patching (restart: always)';
-  if (targets.some((t) => t.requires_restart === 1 || t.requires_restart === true)) return 'after patching: the update requires a restart (mapping)';
-  return 'after patching, if setup asks for a restart (restart: when_required)';
 }
 
 /** Records the run's graph unless it has one (a resumed run keeps the graph it was started with). */
