@@ -4,7 +4,8 @@
 
 function Invoke-HostHealthOperation {
     param([Parameter(Mandatory = $true)][System.Collections.IDictionary]$Arguments)
-    $instances = @(Get-OperationArgument -Arguments $Arguments -Name 'instances')
+    $instanceArgument = Get-OperationArgument -Arguments $Arguments -Name 'instances' -Optional -Default @()
+    $instances = @($instanceArgument)
     $results = @()
     foreach ($instanceName in $instances) {
         $instance = [string]$instanceName
