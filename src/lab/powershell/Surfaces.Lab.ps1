@@ -257,6 +257,8 @@ function Get-SqlClusterRoleOwner {
 function Move-SqlClusterRole {
     param([Parameter(Mandatory = $true)][string]$Instance, [Parameter(Mandatory = $true)][string]$Node)
     return [string](Invoke-LabHostCli -Arguments @('move-role', $Instance, $Node))['owner']
+}
+
 function Invoke-SqlDatabaseStateQuery {
     # The lab's databases are online whenever their engine answers.
     param([Parameter(Mandatory = $true)][string]$Instance)
