@@ -234,7 +234,8 @@ describe('the winrm transport running its operations in a local pwsh', () => {
 });
 
 describe('the winrm transport when the local PowerShell misbehaves', () => {
-  const transport = newTransport({ operationTimeoutMs: 2_000 });
+  // Long enough for a healthy operation on a busy machine, short enough to wait out a hung one.
+  const transport = newTransport({ operationTimeoutMs: 8_000 });
   let session: WinRmHostSession;
   beforeAll(async () => {
     session = (await transport.open({ server: 'SQL-LOCAL' })) as WinRmHostSession;
@@ -246,7 +247,7 @@ describe('the winrm transport when the local PowerShell misbehaves', () => {
     writeState({ behaviour: { 'Get-VolumeFreeBytes': 'hang' } });
     const hung = session.processId;
     await expect(session.preflight({ stagingDir, instances: [], ignorePendingFileRename: false })).rejects.toThrow(
-      'SQL-LOCAL: preflight failed: no answer within 2 s; the local PowerShell holding the session was stopped',
+      'SQL-LOCAL: preflight failed: no answer within 8 s; the local PowerShell holding the session was stopped',
     );
     writeState();
     expect((await session.discover()).instances).toHaveLength(1);
