@@ -148,6 +148,44 @@ describe('restart: when_required', () => {
   });
 });
 
+describe('restart: always', () => {
+  it('restarts every patched host once, no more at once than max_concurrent_servers, and none that had nothing to install', () => {
+    const hosts = ['A1', 'A2', 'A3', 'A4'];
+    const fleet = labFleet([...hosts.map((server) => ({ server, simulation: { restart_seconds: 200 } })), { server: 'CURRENT', version: '15.0.4395.2' }], {
+      hotfix: { max_concurrent_servers: 2 },
+      timeScale: 0.005,
+    });
+    const plan = runCli(['--hotfix-plan', '--offline', '--restart', 'always', '--config', fleet.config]);
+    expect(plan.stdout).toContain('  A1: will restart after patching (restart: always)');
+    const result = runCli(['--deploy-hotfixes', '--yes', '--restart', 'always', '--config', fleet.config]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    const events = labEvents(fleet.root);
+    for (const server of hosts) expect(events.filter((e) => e.server === server).map((e) => e.kind), server).toEqual(['restart_begin', 'restart_end']);
+    expect(events.filter((e) => e.server === 'CURRENT')).toEqual([]);
+    // Replaying the world's events: hosts down at once never exceed the limit.
+    let down = 0;
+    let most = 0;
+    for (const e of events) {
+      down += e.kind === 'restart_begin' ? 1 : -1;
+      most = Math.max(most, down);
+    }
+    expect(down).toBe(0);
+    expect(most).toBeLessThanOrEqual(2);
+    for (const server of hosts) {
+      expect(actionsOf(fleet.root, server).map((a) => [a.kind, a.status ?? 'steps']), server).toEqual([
+        ['preflight', 'success'],
+        ['install', 'steps'],
+        ['verify', 'success'],
+        ['restart', 'success'],
+        ['wait_healthy', 'success'],
+        ['verify', 'success'],
+      ]);
+    }
+    expect(targetsOf(fleet.root).A1).toMatchObject({ status: 'success', post_build: '15.0.4395.2', requires_restart: 0 });
+    expect(result.stdout).toMatch(/^ {2}A4: restarted after patching at .*; back and healthy after [\d.]+ s$/m);
+  });
+});
+
 describe('the plan with restarts', () => {
   it('names each host that will or may be restarted, and why', () => {
     const fleet = labFleet([{ server: 'A' }, { server: 'B', version: '16.0.4085.0' }], { hotfix: { restart: 'when_required', clear_pending_reboot: true } });

@@ -4,6 +4,7 @@ import { createServer, connect as connectTcp } from 'node:net';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LabWorld } from '../../src/lab/world.js';
 import { CLI } from './runCli.js';
 
 /**
@@ -287,6 +288,53 @@ export class SshTestBed {
     }
     host.killed = [];
     await this.startSshd(host);
+  }
+
+  /**
+   * Makes the bed's sshd follow the lab world's restarts, as a rebooting Windows server takes its SSH
+   * service down and brings it back: while the world says a host is restarting its sshd is killed
+   * (sessions and all), and once the world has it back a new sshd starts on the same port with the
+   * same host key. Returns a function that stops following and says what it did per host.
+   */
+  followRestarts(intervalMs = 50): () => Promise<Map<string, { down: number; up: number }>> {
+    const seen = new Map<string, { down: number; up: number }>();
+    const downByFollower = new Set<string>();
+    let stopped = false;
+    let busy: Promise<void> = Promise.resolve();
+    const look = async (): Promise<void> => {
+      const world = LabWorld.open(this.options.worldFile, [], { timeScale: this.options.timeScale });
+      try {
+        for (const [name, host] of this.hosts) {
+          // host() also brings back a host whose restart has taken its time.
+          const row = world.host(name);
+          const restarting = row !== undefined && row.restarting_since_ms !== null;
+          const counts = seen.get(name) ?? { down: 0, up: 0 };
+          if (restarting && host.process) {
+            this.kill(name);
+            downByFollower.add(name);
+            seen.set(name, { ...counts, down: counts.down + 1 });
+          } else if (!restarting && downByFollower.has(name)) {
+            downByFollower.delete(name);
+            await this.restart(name);
+            seen.set(name, { ...counts, up: counts.up + 1 });
+          }
+        }
+      } finally {
+        world.close();
+      }
+    };
+    const timer = setInterval(() => {
+      if (stopped) return;
+      busy = busy.then(look).catch((error: unknown) => {
+        process.stderr.write(`ssh test bed: following restarts failed: ${String(error)}\n`);
+      });
+    }, intervalMs);
+    return async () => {
+      stopped = true;
+      clearInterval(timer);
+      await busy;
+      return seen;
+    };
   }
 
   /** Stops every sshd, session and lab process of the bed, then removes its files unless told to keep them. */
