@@ -204,6 +204,10 @@ function Invoke-LocalSqlRows {
     throw (New-OperationException -Type 'SqlQueryFailed' -Message 'the lab runs no SQL; its surfaces answer the topology queries themselves')
 }
 
+function Clear-LabTopologyRows {
+    Set-Variable -Name 'LabTopologyRows' -Scope Script -Value @{}
+}
+
 function Get-LabTopologyRows {
     # One read per instance per operation: labHostCli.js topology <instance>.
     param([Parameter(Mandatory = $true)][string]$Instance)
@@ -242,6 +246,9 @@ function Invoke-LocalSqlNonQuery {
     # understands exactly those forms.
     param([Parameter(Mandatory = $true)][string]$Instance, [Parameter(Mandatory = $true)][string]$CommandText)
     [void](Invoke-LabHostCli -Arguments @('sql', $Instance, $CommandText))
+    # The statement changed the world: what this operation read before it is stale (an operation
+    # reads again afterwards to check that the change took).
+    Clear-LabTopologyRows
 }
 
 function Get-SqlClusterGroup {
@@ -256,7 +263,9 @@ function Get-SqlClusterRoleOwner {
 
 function Move-SqlClusterRole {
     param([Parameter(Mandatory = $true)][string]$Instance, [Parameter(Mandatory = $true)][string]$Node)
-    return [string](Invoke-LabHostCli -Arguments @('move-role', $Instance, $Node))['owner']
+    $owner = [string](Invoke-LabHostCli -Arguments @('move-role', $Instance, $Node))['owner']
+    Clear-LabTopologyRows
+    return $owner
 }
 
 function Invoke-SqlDatabaseStateQuery {
