@@ -8,7 +8,7 @@ import type { History, RunRow, TargetRow, WaveRow } from '../store/history.js';
 import type { RunMode } from '../store/states.js';
 import { type LockOwner, type LockRow, RunLock, type LockTiming } from '../store/runLock.js';
 import { Cancellation } from './cancellation.js';
-import { isProblem } from './engine.js';
+import { isProblem } from './runVerdict.js';
 import { InstallerCache } from './installerCache.js';
 import { hashInstallers } from './localInstallers.js';
 import { type PreparedPlan, preparePlan, refuseMissingSecrets, type SkippedInstallers } from './preparePlan.js';

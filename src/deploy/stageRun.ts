@@ -9,7 +9,8 @@ import { StagingError, stageInstaller } from './actions/stage.js';
 import type { HostContext } from './actions/types.js';
 import type { DeployContext } from './context.js';
 import { crashPoint } from './crashPoints.js';
-import { judgeRun, type RunOutcome } from './engine.js';
+import type { RunOutcome } from './engine.js';
+import { judgeRun } from './runVerdict.js';
 import { loadHostWork } from './hostWork.js';
 
 /**

@@ -4,7 +4,7 @@ import type { HostEnd } from './actions/hostVisit.js';
 import type { HostContext } from './actions/types.js';
 import type { DeployContext } from './context.js';
 import { crashPoint } from './crashPoints.js';
-import { isProblem } from './engine.js';
+import { isProblem } from './runVerdict.js';
 import type { RunGraph } from './graph/runGraph.js';
 import { oneOutOfServicePerGroup, Scheduler, type StartRule } from './scheduler.js';
 
