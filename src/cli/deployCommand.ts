@@ -269,19 +269,20 @@ function runOptions(options: CliOptions, config: Config, mode: RunMode): Record<
     restart: restart.restart,
     clear_pending_reboot: restart.clearPendingReboot,
     restart_timeout_minutes: restart.restartTimeoutMs / 60_000,
+    sync_timeout_minutes: restart.syncTimeoutMs / 60_000,
   };
 }
 
 /**
- * A run's restart settings: the command line's, else those the run was started with (a resumed run
+ * A run's restart and resynchronization settings: the command line's, else those the run was started with (a resumed run
  * keeps them), else audit_config.json's.
  */
 function restartSettings(
   options: CliOptions,
   config: Config,
   recordedOptions: string | undefined,
-): { restart: RestartPolicy; clearPendingReboot: boolean; restartTimeoutMs: number } {
-  let recorded: { restart?: RestartPolicy; clear_pending_reboot?: boolean; restart_timeout_minutes?: number } = {};
+): { restart: RestartPolicy; clearPendingReboot: boolean; restartTimeoutMs: number; syncTimeoutMs: number } {
+  let recorded: { restart?: RestartPolicy; clear_pending_reboot?: boolean; restart_timeout_minutes?: number; sync_timeout_minutes?: number } = {};
   try {
     recorded = recordedOptions ? (JSON.parse(recordedOptions) as typeof recorded) : {};
   } catch {
@@ -291,6 +292,8 @@ function restartSettings(
     restart: options.restart ?? recorded.restart ?? config.settings.restart,
     clearPendingReboot: options.clearPendingReboot ?? recorded.clear_pending_reboot ?? config.settings.clear_pending_reboot,
     restartTimeoutMs: (options.restartTimeoutMinutes ?? recorded.restart_timeout_minutes ?? config.settings.restart_timeout_minutes) * 60_000,
+    // A resumed run keeps the time it was started with, unless the command line gives one again.
+    syncTimeoutMs: (options.syncTimeoutMinutes ?? recorded.sync_timeout_minutes ?? config.settings.availability_groups.sync_timeout_minutes) * 60_000,
   };
 }
 

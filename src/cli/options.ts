@@ -28,6 +28,8 @@ export interface CliOptions {
   readonly restart: RestartPolicy | undefined;
   readonly clearPendingReboot: true | undefined;
   readonly restartTimeoutMinutes: number | undefined;
+  /** `--sync-timeout-minutes`: overrides availability_groups.sync_timeout_minutes. */
+  readonly syncTimeoutMinutes: number | undefined;
   readonly verbose: boolean;
   readonly logLevel: EventLevel;
   readonly checkMapping: boolean;
@@ -112,6 +114,7 @@ export function buildProgram(): Command {
     .option('--restart <policy>', 'restart hosts: never, when_required or always (overrides hotfix.restart)', restartPolicy)
     .option('--clear-pending-reboot', 'restart a host with a pending reboot before patching it (overrides hotfix.clear_pending_reboot)')
     .option('--restart-timeout-minutes <n>', 'time a restarted host has to come back healthy (overrides restart_timeout_minutes)', timeoutMinutesOption)
+    .option('--sync-timeout-minutes <n>', 'time a patched availability group replica has to be SYNCHRONIZED again (overrides availability_groups.sync_timeout_minutes)', timeoutMinutesOption)
     .option('--window-end <time>', 'end of the maintenance window, ISO-8601 with offset (overrides maintenance_window.end)', parseWindowEnd)
     .option('--stage-only', 'with --deploy-hotfixes: copy and verify every planned installer on its host (with pre-flight); install nothing')
     .option('--continue-after-halt', 'with --deploy-hotfixes --retry-failed: also take the targets a halted wave held back')
@@ -147,6 +150,7 @@ export function readOptions(program: Command): CliOptions {
     restart: o.restart as RestartPolicy | undefined,
     clearPendingReboot: o.clearPendingReboot === true ? true : undefined,
     restartTimeoutMinutes: o.restartTimeoutMinutes as number | undefined,
+    syncTimeoutMinutes: o.syncTimeoutMinutes as number | undefined,
     verbose: o.verbose === true,
     logLevel: (o.logLevel as EventLevel | undefined) ?? 'info',
     checkMapping: o.checkMapping === true,

@@ -27,6 +27,8 @@ export interface DeploySettings {
   readonly clearPendingReboot: boolean;
   /** Real time a restarted host has to be healthy again. */
   readonly restartTimeoutMs: number;
+  /** Real time a patched availability group replica has to be SYNCHRONIZED again (sync_timeout_minutes). */
+  readonly syncTimeoutMs: number;
   /**
    * The groups a host belongs to whose members must not be out of service at the same time (an
    * availability group, a failover cluster): never two restarts at once within one group.

@@ -27,6 +27,16 @@ export const CRASH_POINTS = [
   'restart-requested',
   'wait-healthy-polling',
   'host-healthy',
+  'failover-mode-recorded',
+  'failover-mode-set',
+  'sync-wait-polling',
+  'replica-synchronized',
+  'failover-recorded',
+  'failover-done',
+  'role-move-recorded',
+  'role-moved',
+  'restore-recorded',
+  'restore-done',
 ] as const;
 export type CrashPoint = (typeof CRASH_POINTS)[number];
 

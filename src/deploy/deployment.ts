@@ -4,7 +4,7 @@ import { displayPath } from '../config/paths.js';
 import { ConfigError, errorMessage, LockLostError, RefusalError } from '../errors.js';
 import type { PlanTarget } from '../plan/types.js';
 import type { TransportProvider } from '../remote/transports.js';
-import type { History, RunRow, TargetRow, WaveRow } from '../store/history.js';
+import type { History, NewRun, RunRow, TargetRow, WaveRow } from '../store/history.js';
 import type { RunMode } from '../store/states.js';
 import { type LockOwner, type LockRow, RunLock, type LockTiming } from '../store/runLock.js';
 import { Cancellation } from './cancellation.js';
@@ -13,6 +13,7 @@ import { InstallerCache } from './installerCache.js';
 import { hashInstallers } from './localInstallers.js';
 import { type PreparedPlan, preparePlan, refuseMissingSecrets, type SkippedInstallers } from './preparePlan.js';
 import { type AssignedWave, assignWaves } from '../predict/waves.js';
+import { clusterNodesOf, type RecordedRolling, serviceGroupsOfRolling } from './graph/rollingGraph.js';
 
 /**
  * The order that makes a deploy safe, below the CLI so a test can drive it without a terminal:
@@ -108,26 +109,32 @@ async function planFor(req: DeploymentRequest, spec: NewRunSpec): Promise<Prepar
     concurrency: Math.max(8, req.maxConcurrent),
     skip: spec.skip,
   });
-  // Staging installs nothing, so clustered hosts may be staged.
-  if (spec.mode !== 'stage') refuseClusteredWork(prepared);
   return prepared;
 }
 
 /**
- * The rolling order of availability groups and FCIs is planned and shown, but the engine does not
- * run failovers yet: patching one of their hosts as a standalone host could patch a primary, so the
- * deployment refuses and says how to go on.
+ * The hosts a rolling update holds back (lower-case), with why: the replicas' hosts and nodes of
+ * refused groups and FCIs (rollingOrder's held_back), and the virtual names of refused FCIs. Their
+ * targets are recorded skipped, never patched as standalone hosts.
  */
-function refuseClusteredWork(prepared: PreparedPlan): void {
+export function heldBackHosts(prepared: PreparedPlan): Map<string, string> {
+  const held = new Map<string, string>();
   const rolling = prepared.rolling.rolling;
-  const clustered = [
-    ...rolling.availabilityGroups.filter((g) => g.status !== 'up_to_date').map((g) => `availability group ${g.name}`),
-    ...rolling.failoverClusters.filter((c) => c.status !== 'up_to_date').map((c) => `failover cluster instance ${c.name}`),
-  ];
-  if (clustered.length === 0) return;
-  throw new RefusalError(
-    `${clustered.join(', ')} need a rolling update, which this version plans (see --hotfix-plan) but does not yet carry out; deploy the other hosts with --server, and patch these in the plan's order`,
-  );
+  for (const h of rolling.heldBack) held.set(h.host.toLowerCase(), h.reason);
+  for (const c of rolling.failoverClusters) {
+    if (c.status !== 'refused') continue;
+    const server = c.name.split('\\')[0]!;
+    held.set(server.toLowerCase(), `failover cluster instance ${c.name}, which is refused: ${c.reasons.join('; ')}`);
+  }
+  for (const g of rolling.availabilityGroups) {
+    if (g.status !== 'refused') continue;
+    const group = prepared.rolling.topology.availabilityGroups.find((x) => x.name === g.name);
+    for (const r of group?.replicas ?? []) {
+      const key = r.server.toLowerCase();
+      if (!held.has(key)) held.set(key, `availability group ${g.name}, which is refused: ${g.reasons.join('; ')}`);
+    }
+  }
+  return held;
 }
 
 async function planAndShow(
@@ -145,10 +152,12 @@ async function planAndShow(
   const executions = withWork.reduce((n, h) => n + h.steps.length, 0);
   const restartHosts = req.restartSettings ? new Set(plannedRestarts(prepared.plan, req.restartSettings).map((r) => r.server.toLowerCase())).size : 0;
   const restarting = restartHosts > 0 ? `, restarting up to ${restartHosts} host(s)` : '';
+  const moves = prepared.plan.rolling?.failovers ?? 0;
+  const failingOver = moves > 0 ? `, with ${moves} availability group failover(s) and cluster role move(s) in the order shown` : '';
   const question =
     spec.mode === 'stage'
       ? `Stage ${executions} installer(s) on ${withWork.length} host(s), at most ${req.stagingConcurrency} at once? Nothing will be installed.`
-      : `Deploy ${executions} installer execution(s) to ${withWork.length} host(s), at most ${req.maxConcurrent} at once${restarting}?`;
+      : `Deploy ${executions} installer execution(s) to ${withWork.length} host(s), at most ${req.maxConcurrent} at once${restarting}${failingOver}?`;
   return { plan: prepared, work: true, installers: new InstallerCache(hashed.installers), question };
 }
 
@@ -172,9 +181,21 @@ async function startRun(
     liveInventory: prepared.live,
     // Recorded with the run, so that a resumed run keeps the waves it was started with.
     waves: spec.mode === 'stage' ? undefined : runWaves(req, prepared),
+    // The rolling order of availability groups and FCIs, recorded with the run for the same reason.
+    ...clusteredRun(prepared, spec.mode),
   });
   lock.setRun(runId);
   return io.execute(runId, installers, cancellationOf(lock), null);
+}
+
+/** What a run records of the rolling order: the order itself, the hosts it holds back, the FCIs' nodes. */
+function clusteredRun(prepared: PreparedPlan, mode: RunMode): Pick<NewRun, 'rolling' | 'heldBack' | 'clusterNodes'> {
+  const rolling = prepared.plan.rolling;
+  if (!rolling) return {};
+  const heldBack = heldBackHosts(prepared);
+  // A stage-only run installs nothing: clustered hosts are staged like any other.
+  if (mode === 'stage') return {};
+  return { rolling, heldBack, clusterNodes: clusterNodesOf(rolling) };
 }
 
 /** The configured waves with the plan's hosts that have work assigned to them (src/predict/waves.ts). */
@@ -188,7 +209,40 @@ function runWaves(req: DeploymentRequest, prepared: PreparedPlan): AssignedWave[
     tags.set(t.server.toLowerCase(), set);
   }
   const hosts = prepared.hosts.filter((h) => h.steps.length > 0).map((h) => ({ server: h.server, tags: [...(tags.get(h.server.toLowerCase()) ?? [])] }));
-  return [...assignWaves(specs, hosts).waves];
+  const waves = [...assignWaves(specs, hosts).waves];
+  return prepared.plan.rolling ? keepGroupsTogether(waves, prepared.plan.rolling) : waves;
+}
+
+/**
+ * A group's rolling update is one sequence across its hosts, so its hosts run in one wave: the
+ * earliest wave any of them falls in (and hosts shared by groups bring their groups together).
+ */
+function keepGroupsTogether(waves: AssignedWave[], rolling: RecordedRolling): AssignedWave[] {
+  const groupsOf = serviceGroupsOfRolling(rolling);
+  const waveOf = new Map<string, number>();
+  for (const w of waves) for (const s of w.servers) waveOf.set(s.toLowerCase(), w.position);
+  for (let changed = true; changed; ) {
+    changed = false;
+    const earliest = new Map<string, number>();
+    for (const [host, groups] of groupsOf) {
+      const at = waveOf.get(host);
+      if (at === undefined) continue;
+      for (const g of groups) earliest.set(g, Math.min(earliest.get(g) ?? at, at));
+    }
+    for (const [host, groups] of groupsOf) {
+      const at = waveOf.get(host);
+      if (at === undefined) continue;
+      const to = Math.min(at, ...groups.map((g) => earliest.get(g) ?? at));
+      if (to !== at) {
+        waveOf.set(host, to);
+        changed = true;
+      }
+    }
+  }
+  return waves.map((w) => ({
+    ...w,
+    servers: waves.flatMap((x) => x.servers).filter((s) => waveOf.get(s.toLowerCase()) === w.position),
+  }));
 }
 
 function nothingToDeploy(io: DeploymentIo, prepared: PreparedPlan): number {

@@ -6,6 +6,7 @@ import type { DeployContext } from './context.js';
 import { crashPoint } from './crashPoints.js';
 import { ensureRunGraph } from './graph/buildGraph.js';
 import { RunGraph } from './graph/runGraph.js';
+import { isGroupServer, type RecordedRolling, serviceGroupsOfRolling } from './graph/rollingGraph.js';
 import { orderHostsByExpectedWork } from './hostOrder.js';
 import { loadHostWork } from './hostWork.js';
 import { estimateRun, formatEta } from './eta.js';
@@ -31,10 +32,11 @@ export interface RunOutcome {
  * the limits. Runs equally on a new run and on one resumed after a crash, since it works from
  * history.db's state.
  */
-export async function executeRun(ctx: DeployContext): Promise<RunOutcome> {
-  const { history, runId } = ctx;
+export async function executeRun(given: DeployContext): Promise<RunOutcome> {
+  const { history, runId } = given;
   crashPoint('run-created');
-  ensureRunGraph(history, runId, { restart: ctx.settings.restart, clearPendingReboot: ctx.settings.clearPendingReboot });
+  ensureRunGraph(history, runId, { restart: given.settings.restart, clearPendingReboot: given.settings.clearPendingReboot });
+  const ctx = withClusterLimits(given);
   const graph = RunGraph.load(history, runId);
   const withWork = graph.servers().filter((server) => graph.ofHost(server).some((a) => !isFinalActionStatus(a.status)));
   // `--resume --server`: only the hosts named are worked on; the others stay as they are.
@@ -57,16 +59,40 @@ export async function executeRun(ctx: DeployContext): Promise<RunOutcome> {
   if (history.lockLost) throw new LockLostError();
   if (waves.storageFailure) throw waves.storageFailure;
   const left = history.unfinishedWork(runId);
+  // Group actions (failovers, restores of failover modes) are work too: a run whose restore has not
+  // run is not finished, whatever its targets say.
+  const groupActions = history.actions(runId).filter((a) => isGroupServer(a.server));
+  const groupsLeft = groupActions.filter((a) => !isFinalActionStatus(a.status));
   // A run is finished only when every target and step is: a host that ended early leaves it interrupted.
-  const unfinished = waves.unfinished || [...ends.values()].some((end) => end !== 'finished') || left.targets > 0 || left.steps > 0;
+  const unfinished = waves.unfinished || [...ends.values()].some((end) => end !== 'finished') || left.targets > 0 || left.steps > 0 || groupsLeft.length > 0;
   const targets = history.targets(runId);
-  const verdict = judgeRun(targets);
+  const judged = judgeRun(targets);
+  // A group action that failed (a failover refused, a replica not resynchronized, a mode not restored) fails the run.
+  const groupFailures = groupActions.filter((a) => a.status === 'failed');
+  const verdict =
+    groupFailures.length > 0
+      ? { exitCode: judged.exitCode === 3 ? 3 : 1, summary: `${judged.summary}; ${groupFailures.length} availability group or cluster action(s) failed` }
+      : judged;
   const cancelled = ctx.cancellation.stopStarting && unfinished;
   const status: RunStatus = unfinished ? 'interrupted' : verdict.exitCode === 0 && halt === null ? 'succeeded' : 'failed';
   crashPoint('run-finishing');
   const exitCode = cancelled ? 130 : unfinished ? Math.max(verdict.exitCode, 1) : halt !== null ? Math.max(verdict.exitCode, 1) : verdict.exitCode;
   history.runFinished(runId, status, exitCode, `run ${runId} ${status}: ${verdict.summary}${halt ? `; ${halt}` : ''}`);
   return { runId, status, exitCode, targets };
+}
+
+/**
+ * The scheduler's "one host of a group out of service" limit, filled from the rolling order the run
+ * was started with: each replica's host belongs to its availability groups, each FCI's virtual name
+ * to its FCI (its nodes are patched within its own chain, one at a time).
+ */
+function withClusterLimits(ctx: DeployContext): DeployContext {
+  const rolling = ctx.history.rollingOf(ctx.runId);
+  if (!rolling) return ctx;
+  const groups = serviceGroupsOfRolling(rolling as RecordedRolling);
+  const given = ctx.settings.serviceGroupsOf;
+  const serviceGroupsOf = (server: string): readonly string[] => [...(given?.(server) ?? []), ...(groups.get(server.toLowerCase()) ?? [])];
+  return { ...ctx, settings: { ...ctx.settings, serviceGroupsOf } };
 }
 
 /** After each installer that finishes (and each wave decision), the expected end of the run and of its wave, on screen and in the log. */

@@ -2,11 +2,20 @@ import { errorMessage, LockLostError } from '../errors.js';
 import { describeStorageFailure } from '../store/storageFailure.js';
 import type { ActionRow } from '../store/history.js';
 import { isFinalActionStatus } from '../store/states.js';
-import { type HostEnd, hostFailed, visitHost } from './actions/hostVisit.js';
-import { handlerOf } from './actions/kinds.js';
-import type { ActionCall, HostContext } from './actions/types.js';
+import { type HostEnd, hostFailed, unfinishedTargetIds, visitHost } from './actions/hostVisit.js';
+import { groupHandlerOf, handlerOf } from './actions/kinds.js';
+import { groupsOf } from './actions/clusterWorld.js';
+import { detailOf, textOf } from './actions/detail.js';
+import { changeRestoredBy } from './actions/restore.js';
+import type { ActionCall, GroupCall, HostContext } from './actions/types.js';
 import type { DeployContext } from './context.js';
+import { isGroupServer } from './graph/rollingGraph.js';
 import type { RunGraph } from './graph/runGraph.js';
+import { groupStopReason, label } from './groupStop.js';
+
+function sameServer(a: string | null, b: string): boolean {
+  return a !== null && a.toLowerCase() === b.toLowerCase();
+}
 
 /** What the scheduler knows of each host while it runs. */
 interface HostState {
@@ -30,14 +39,15 @@ export interface SchedulerView {
 
 /**
  * Never two hosts of one group (an availability group, a failover cluster: `groupsOf` names them)
- * out of service at once: a restart waits while another host of its group is between its restart and
- * the end of its wait_healthy.
+ * out of service at once: a restart or an installer waits while another host of its group is out of
+ * service (between its restart and the end of its wait_healthy; running an installer; patched and
+ * not yet SYNCHRONIZED again). The rolling order's edges already keep this; the rule holds it even so.
  */
 export function oneOutOfServicePerGroup(groupsOf: (server: string) => readonly string[]): StartRule {
   return {
     name: 'one host per group out of service',
     holds(action, view) {
-      if (action.kind !== 'restart' || action.status !== 'pending') return null;
+      if ((action.kind !== 'restart' && action.kind !== 'install') || action.status !== 'pending') return null;
       const mine = groupsOf(action.server);
       if (mine.length === 0) return null;
       for (const other of view.graph.servers()) {
@@ -70,6 +80,8 @@ export class Scheduler implements SchedulerView {
   private readonly hosts: HostState[];
   private busyCount = 0;
   private runningCount = 0;
+  /** Group actions (of an availability group or FCI) running now, by id. */
+  private readonly runningGroup = new Set<number>();
   private readonly closing: Promise<void>[] = [];
   private finish: (() => void) | null = null;
   /** The first failure of history.db itself (busy past the wait, disk full, read-only), if any. */
@@ -96,15 +108,20 @@ export class Scheduler implements SchedulerView {
 
   outOfService(server: string): boolean {
     let out = false;
+    let patched = false;
     for (const a of this.graph.ofHost(server)) {
       if (a.kind === 'restart' && (a.status === 'running' || a.status === 'success' || a.status === 'interrupted')) out = true;
       if (a.kind === 'wait_healthy' && out && isFinalActionStatus(a.status)) out = false;
+      if (a.kind === 'install' && (a.status === 'running' || a.status === 'interrupted')) return true;
+      if (a.kind === 'install' && a.status !== 'pending' && a.status !== 'skipped') patched = true;
     }
-    return out;
+    if (out) return true;
+    // Patched, and its replicas not yet SYNCHRONIZED again.
+    return patched && this.graph.all().some((a) => a.kind === 'wait_healthy' && isGroupServer(a.server) && sameServer(textOf(detailOf(a), 'host'), server) && !isFinalActionStatus(a.status));
   }
 
   runningActions(): readonly ActionRow[] {
-    return this.hosts.flatMap((h) => (h.running ? [h.running] : []));
+    return [...this.hosts.flatMap((h) => (h.running ? [h.running] : [])), ...[...this.runningGroup].map((id) => this.graph.get(id))];
   }
 
   private nextOf(host: HostState): ActionRow | null {
@@ -134,6 +151,10 @@ export class Scheduler implements SchedulerView {
         }
         const handler = handlerOf(next.kind);
         const call = this.call(host, next);
+        if (next.status === 'pending' && this.heldByGroup(host, next)) {
+          progress = true;
+          continue;
+        }
         if (next.status === 'pending') {
           const decision = handler.decide(call);
           if (!decision.run) {
@@ -156,6 +177,7 @@ export class Scheduler implements SchedulerView {
         if (held) continue;
         this.start(host, next);
       }
+      if (this.pumpGroups()) progress = true;
     }
     if (this.runningCount === 0 && this.finish) {
       // Nothing runs and nothing can start: what is left waits on work that cannot happen in this process.
@@ -200,6 +222,131 @@ export class Scheduler implements SchedulerView {
       });
   }
 
+  /**
+   * A clustered host's action whose group's rolling update has stopped: a host not yet begun is held
+   * back whole (its targets skipped with the reason, never patched); a further installer of an FCI's
+   * chain is skipped. Returns true when it recorded something.
+   */
+  private heldByGroup(host: HostState, next: ActionRow): boolean {
+    const keys = groupsOf(next);
+    if (keys.length === 0 || (next.kind !== 'preflight' && next.kind !== 'install')) return false;
+    const stop = groupStopReason(this.ctx.history, this.ctx.runId, this.graph, keys);
+    if (!stop) return false;
+    const server = host.context.server;
+    const begun = this.graph.ofHost(server).some((a) => a.kind === 'install' && a.status !== 'pending');
+    try {
+      if (next.kind === 'preflight' && !begun) {
+        const reason = `${server}: not patched: ${stop}`;
+        this.ctx.history.skipHost(this.ctx.runId, unfinishedTargetIds(this.ctx, host.context), server, reason, { reached: null, kind: 'host_held_back' });
+        this.ctx.history.actionsSkippedOnHost(this.ctx.runId, server, reason);
+        this.ctx.observer.hostFinished(server, 'held back (its group stopped)');
+      } else if (next.kind === 'install') {
+        handlerOf('install').skip(this.call(host, next), `not run: ${stop}`);
+      } else {
+        return false;
+      }
+    } catch (error) {
+      this.failHost(host, next, error);
+    }
+    this.graph.refreshHost(this.ctx.history, this.ctx.runId, server);
+    return true;
+  }
+
+  /**
+   * Starts the group actions (set_failover_mode, failover, move_role, restore, the wait for a
+   * patched host's replicas) whose dependencies are final, skipping those of a group whose rolling
+   * update stopped (but never a restore). While stopping, a group's restore may start before the
+   * rest of its work is final, once nothing of the group runs: the failover modes are put back
+   * however the run ends. Returns true when it recorded or started something.
+   */
+  private pumpGroups(): boolean {
+    let progress = false;
+    const stopping = this.ctx.cancellation.stopStarting;
+    for (const action of this.graph.all()) {
+      if (!isGroupServer(action.server) || isFinalActionStatus(action.status) || this.runningGroup.has(action.id)) continue;
+      const handler = groupHandlerOf(action.kind);
+      const call: GroupCall = { ctx: this.ctx, graph: this.graph, action };
+      const ready = this.graph.dependenciesFinal(action.id);
+      if (!ready) {
+        if (!(stopping && action.kind === 'restore' && action.status === 'pending' && this.restoreMayStartEarly(action))) continue;
+      } else if (action.status === 'pending') {
+        const stop = action.kind === 'restore' ? null : groupStopReason(this.ctx.history, this.ctx.runId, this.graph, groupsOf(action));
+        const decision = stop ? { run: false as const, reason: stop, stop: false } : handler.decide(call);
+        if (!decision.run) {
+          try {
+            handler.skip(call, decision.reason, decision.stop === true);
+          } catch (error) {
+            this.ctx.observer.log('error', `${label(action)}: recording a skipped ${action.kind} failed: ${errorMessage(error)}`, error);
+            if (describeStorageFailure(error) !== null) {
+              this.storageFailure ??= error;
+              if (!this.ctx.cancellation.stopStarting) this.ctx.cancellation.request();
+            }
+          }
+          this.graph.refreshHost(this.ctx.history, this.ctx.runId, action.server);
+          progress = true;
+          continue;
+        }
+        if (stopping && !handler.runsWhileStopping) continue;
+      } else if (stopping && !handler.runsWhileStopping && action.status === 'interrupted') {
+        continue;
+      }
+      this.startGroup(action, call);
+      progress = true;
+    }
+    return progress;
+  }
+
+  /** While stopping: a restore whose change was made, once nothing of its group runs in this process. */
+  private restoreMayStartEarly(restore: ActionRow): boolean {
+    if (changeRestoredBy(this.graph, restore)?.status !== 'success') return false;
+    const keys = groupsOf(restore);
+    return !this.runningActions().some((a) => groupsOf(a).some((g) => keys.includes(g)));
+  }
+
+  private startGroup(action: ActionRow, call: GroupCall): void {
+    this.runningGroup.add(action.id);
+    this.runningCount++;
+    const handler = groupHandlerOf(action.kind);
+    handler
+      .run(call)
+      .catch((error: unknown) => this.groupActionFailed(action, error))
+      .finally(() => {
+        this.runningGroup.delete(action.id);
+        this.runningCount--;
+        this.graph.refreshHost(this.ctx.history, this.ctx.runId, action.server);
+        this.pump();
+      });
+  }
+
+  /**
+   * A group action that could not be carried out (a host it needed could not be reached, SQL Server
+   * or the cluster refused): it fails with the reason, which stops its group's rolling update; its
+   * restores still run. A restore that fails says how to put the mode back by hand.
+   */
+  private groupActionFailed(action: ActionRow, error: unknown): void {
+    const { history, runId } = this.ctx;
+    if (error instanceof LockLostError || history.lockLost) return;
+    if (describeStorageFailure(error) !== null) {
+      this.storageFailure ??= error;
+      if (!this.ctx.cancellation.stopStarting) this.ctx.cancellation.request();
+      return;
+    }
+    const who = label(action);
+    const d = detailOf(action);
+    const byHand =
+      action.kind === 'restore'
+        ? `; put it back by hand on the primary: ALTER AVAILABILITY GROUP [${String(d.ag)}] MODIFY REPLICA ON N'${String(d.replica).replace(/\\MSSQLSERVER$/i, '')}' WITH (FAILOVER_MODE = ${String(d.to ?? 'automatic').toUpperCase()})`
+        : '';
+    const message = `${who}: ${action.kind.replaceAll('_', ' ')} failed: ${errorMessage(error)}${byHand}`;
+    try {
+      const now = history.action(action.id).status;
+      if (isFinalActionStatus(now)) return;
+      history.actionTransition(runId, action.id, { from: [now], to: 'failed', error: message }, { server: action.server, level: 'error', kind: `${action.kind}_failed`, message, error });
+    } catch (recording) {
+      this.ctx.observer.log('error', `${who}: recording the failure failed: ${errorMessage(recording)}`, recording);
+    }
+  }
+
   /** A broken connection or anything unexpected ends this host only; the other hosts carry on. */
   private failHost(host: HostState, action: ActionRow, error: unknown): void {
     // A process that lost the run lock records nothing more: the new owner settles this host.
@@ -233,6 +380,11 @@ export class Scheduler implements SchedulerView {
     if (host.end !== null) return;
     host.end = end;
     this.release(host);
+    for (const node of host.context.nodes?.values() ?? []) {
+      const nodeSession = node.session;
+      node.session = null;
+      if (nodeSession) this.closing.push(nodeSession.close().catch(() => {}));
+    }
     const session = host.context.session;
     host.context.session = null;
     if (session) {

@@ -172,6 +172,18 @@ export interface NewRun {
   readonly liveInventory: boolean;
   /** The run's waves, in order, with their hosts; recorded with the run so that a resumed run keeps them. */
   readonly waves?: readonly { name: string; maxFailed: number; soakMinutes: number; servers: readonly string[] }[] | undefined;
+  /** The plan JSON's `rolling` object, when the run patches availability groups or failover cluster instances. */
+  readonly rolling?: unknown;
+  /**
+   * Hosts (lower-case) the rolling order holds back (a refused group or FCI has a replica or node
+   * there), with why: their pending targets are recorded skipped with that reason, never patched.
+   */
+  readonly heldBack?: ReadonlyMap<string, string> | undefined;
+  /**
+   * Failover cluster instances (lower-case virtual name) whose setup runs on each node, with the nodes
+   * in the order they are patched: each installer gets one execution per node.
+   */
+  readonly clusterNodes?: ReadonlyMap<string, readonly string[]> | undefined;
 }
 
 /** A row of `hotfix_waves`: one wave of a run and its gate. */
@@ -347,7 +359,9 @@ export class History {
               'targets_file',
               now,
             );
-            const pending = target.status === 'pending';
+            const heldBack = target.status === 'pending' ? run.heldBack?.get(target.server.toLowerCase()) : undefined;
+            const pending = target.status === 'pending' && heldBack === undefined;
+            const why = heldBack !== undefined ? `not patched: ${heldBack}` : target.message;
             const targetId = Number(
               insertTarget.run(
                 runId,
@@ -363,7 +377,7 @@ export class History {
                 pending && target.requires_restart ? 1 : 0,
                 target.status === 'unreachable' ? 0 : run.liveInventory ? 1 : null,
                 target.message,
-                pending ? null : target.message,
+                pending ? null : why,
                 pending ? null : now,
               ).lastInsertRowid,
             );
@@ -372,30 +386,36 @@ export class History {
                 runId,
                 targetId,
                 server: target.server,
-                level: target.status === 'unreachable' || target.status === 'invalid_version' ? 'warn' : 'info',
+                level: heldBack !== undefined || target.status === 'unreachable' || target.status === 'invalid_version' ? 'warn' : 'info',
                 kind: 'target_skipped',
-                message: `${target.server}\\${target.instance}: skipped (${target.status.replace('_', ' ')}): ${target.message}`,
+                message: `${target.server}\\${target.instance}: skipped (${heldBack !== undefined ? 'held back' : target.status.replace('_', ' ')}): ${why}`,
               });
               continue;
             }
             const name = `${target.server}\\${target.instance}`;
+            // A failover cluster instance's setup runs once per node, passive nodes first: one execution each.
+            const nodes = run.clusterNodes?.get(host.server.toLowerCase());
+            const runsOn = nodes && nodes.length > 0 ? nodes.map((node, index) => ({ node, index })) : [{ node: null, index: 0 }];
             let order = 0;
-            for (const step of host.steps) {
-              if (!step.targets.includes(name)) continue;
-              order++;
-              insertStep.run(
-                targetId,
-                order,
-                step.order,
-                step.installer,
-                step.localPath,
-                step.parameters,
-                step.sha256,
-                step.description,
-                step.required ? 1 : 0,
-                executionId(runId, host.server, step.order),
-                step.expectedMinutes ?? null,
-              );
+            for (const { node, index } of runsOn) {
+              for (const step of host.steps) {
+                if (!step.targets.includes(name)) continue;
+                order++;
+                const hostOrder = index * host.steps.length + step.order;
+                insertStep.run(
+                  targetId,
+                  order,
+                  hostOrder,
+                  step.installer,
+                  step.localPath,
+                  step.parameters,
+                  step.sha256,
+                  node === null ? step.description : `${step.description} (on node ${node})`,
+                  step.required ? 1 : 0,
+                  node === null ? executionId(runId, host.server, step.order) : executionId(runId, `${node}.${host.server}`, hostOrder),
+                  step.expectedMinutes ?? null,
+                );
+              }
             }
           }
         }
@@ -409,6 +429,9 @@ export class History {
             for (const server of wave.servers) setWave.run(position, runId, server);
           });
         }
+        if (run.rolling !== undefined) {
+          this.statements.prepare('INSERT INTO hotfix_rolling (hotfix_run_id, plan) VALUES (?, ?)').run(runId, JSON.stringify(run.rolling));
+        }
         this.insertEvent(started(runId));
         for (const event of skippedEvents) this.insertEvent(event);
         return runId;
@@ -416,6 +439,12 @@ export class History {
     this.tell(started(runId));
     for (const event of skippedEvents) this.tell(event);
     return runId;
+  }
+
+  /** The rolling order a run was started with (the plan JSON's `rolling`), or null when it patches no clustered instance. */
+  rollingOf(runId: number): unknown {
+    const row = this.statements.prepare('SELECT plan FROM hotfix_rolling WHERE hotfix_run_id = ?').get(runId) as { plan: string } | undefined;
+    return row ? (JSON.parse(row.plan) as unknown) : null;
   }
 
   run(runId: number): RunRow | undefined {
@@ -623,7 +652,7 @@ export class History {
     targetIds: readonly number[],
     server: string,
     reason: string,
-    how: { reached: boolean; kind: string; error?: unknown },
+    how: { reached: boolean | null; kind: string; error?: unknown },
   ): void {
     this.transition(
       () => {
@@ -634,9 +663,9 @@ export class History {
             .run(reason, now, id);
           const changes = this.statements
             .prepare(
-              "UPDATE hotfix_targets SET status = 'skipped', reached = ?, requires_restart = 0, error_message = ?, completed_at = ? WHERE id = ? AND status IN ('pending', 'in_progress')",
+              "UPDATE hotfix_targets SET status = 'skipped', reached = COALESCE(?, reached), requires_restart = 0, error_message = ?, completed_at = ? WHERE id = ? AND status IN ('pending', 'in_progress')",
             )
-            .run(how.reached ? 1 : 0, reason, now, id).changes;
+            .run(how.reached === null ? null : how.reached ? 1 : 0, reason, now, id).changes;
           this.expectChanged(changes, 1, `target ${id} to skipped`);
         }
       },

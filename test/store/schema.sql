@@ -81,6 +81,12 @@ CREATE TABLE hotfix_events (
   message          TEXT    NOT NULL
 );
 
+CREATE TABLE hotfix_rolling (
+  hotfix_run_id INTEGER PRIMARY KEY REFERENCES hotfix_runs (id),
+  -- The plan JSON's `rolling` object (groups, clusters, the ordered steps, the hosts held back).
+  plan          TEXT    NOT NULL
+);
+
 CREATE TABLE "hotfix_runs" (
   id            INTEGER PRIMARY KEY,
   started_at    TEXT    NOT NULL,

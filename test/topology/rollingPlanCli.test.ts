@@ -154,14 +154,17 @@ describe('--hotfix-plan for availability groups and failover cluster instances',
     expect(accepted.rolling!.availability_groups[0]).toMatchObject({ status: 'planned', primary_before: 'SQL2\\MSSQLSERVER' });
   });
 
-  it('refuses to deploy clustered hosts it cannot yet roll, and deploys the standalone ones selected with --server', () => {
+  it('deploys the standalone hosts --server selects, and holds back a group --server selects only part of', () => {
     const { config, root } = fleet();
-    const refused = runCli(['--deploy-hotfixes', '--yes', '--config', config]);
-    expect(refused.code, refused.stderr).toBe(2);
-    expect(refused.stderr).toContain('availability group AG1, failover cluster instance SQLFCI\\PROD need a rolling update');
-    expect(labExecutions(root)).toEqual([]);
     const solo = runCli(['--deploy-hotfixes', '--yes', '--server', 'SOLO1', '--config', config]);
     expect(solo.code, solo.stderr).toBe(0);
+    expect(labExecutions(root).map((e) => e.server)).toEqual(['SOLO1']);
+    const part = runCli(['--deploy-hotfixes', '--yes', '--server', 'SQL1', '--config', config]);
+    expect(part.code, part.stderr).toBe(1);
+    expect(part.stderr).toContain('availability group AG1 is refused: --server selects some of its replicas but not DR1\\MSSQLSERVER, SQL2\\MSSQLSERVER');
+    expect(readHistory<{ status: string; error_message: string }>(root, "SELECT status, error_message FROM hotfix_targets WHERE server = 'SQL1' AND hotfix_run_id = 2")).toEqual([
+      { status: 'skipped', error_message: expect.stringContaining('not patched: availability group AG1, which is refused') },
+    ]);
     expect(labExecutions(root).map((e) => e.server)).toEqual(['SOLO1']);
   });
 });

@@ -7,6 +7,7 @@ import type { DeployContext } from '../context.js';
 import { crashPoint } from '../crashPoints.js';
 import type { ExecutionGroup } from '../hostWork.js';
 import { settleInstall } from '../settle.js';
+import { detailOf, textOf } from './detail.js';
 import { formatMinutes, stripServer } from './messages.js';
 import { StagingError, stageInstaller } from './stage.js';
 import type { ActionEnd, ActionKindHandler, HostContext } from './types.js';
@@ -40,11 +41,26 @@ export const installAction: ActionKindHandler = {
     const index = host.work.groups.findIndex((g) => g.executionId === action.execution_id);
     const group = freshGroup(ctx, host.work.groups[index]!);
     const total = host.work.groups.length;
-    ctx.observer.stepStarted(host.server, index + 1, total, group.installer);
-    const outcome = await runExecution(ctx, host, group, `step ${index + 1}/${total}`);
+    // A failover cluster instance's setup runs on one node at a time, reached by the node's own name.
+    const node = textOf(detailOf(action), 'node');
+    const where = node ? await nodeContext(ctx, host, node) : host;
+    ctx.observer.stepStarted(where.server, index + 1, total, group.installer);
+    const outcome = await runExecution(ctx, where, group, `step ${index + 1}/${total}`);
     return outcome === 'interrupted' ? 'interrupted' : 'done';
   },
 };
+
+/** The node of an FCI as a host of its own: its session (opened once per visit) and what it has staged. */
+async function nodeContext(ctx: DeployContext, host: HostContext, node: string): Promise<HostContext> {
+  host.nodes ??= new Map();
+  const known = host.nodes.get(node.toLowerCase());
+  if (known?.session) return known;
+  const transport = await ctx.transports.get(host.work.transport);
+  const session = await transport.open({ server: node, port: host.work.port, credential: host.work.credential }, ctx.cancellation.signal);
+  const context: HostContext = { server: node, work: host.work, session, staged: new Map() };
+  host.nodes.set(node.toLowerCase(), context);
+  return context;
+}
 
 /** The execution as history.db holds it now. */
 function freshGroup(ctx: DeployContext, group: ExecutionGroup): ExecutionGroup {

@@ -14,6 +14,8 @@ export interface HostContext {
   session: HostSession | null;
   /** Installers staged in this session, by local path. */
   readonly staged: Map<string, StageResult>;
+  /** A failover cluster instance's nodes, reached by their own names while its setup runs on each. */
+  nodes?: Map<string, HostContext>;
 }
 
 /** What the action is being asked to do, with the graph around it. */
@@ -52,4 +54,26 @@ export interface ActionKindHandler {
   /** Records the action skipped. */
   skip(call: ActionCall, reason: string): void;
   run(call: ActionCall): Promise<ActionEnd>;
+}
+
+/** An action of an availability group or FCI (not of one host): it reaches whichever hosts it needs itself. */
+export interface GroupCall {
+  readonly ctx: DeployContext;
+  readonly graph: RunGraph;
+  readonly action: ActionRow;
+}
+
+/**
+ * One kind of group action (set_failover_mode, failover, move_role, restore, and the wait for a
+ * patched host's replicas to be SYNCHRONIZED). Started by the scheduler once its dependencies are
+ * final; `run` records the action `running` (with what it found) before it changes anything, and
+ * settles an action found `running` or `interrupted` by reading the world first.
+ */
+export interface GroupActionHandler {
+  readonly kind: ActionKind;
+  readonly runsWhileStopping: boolean;
+  decide(call: GroupCall): { readonly run: true } | { readonly run: false; readonly reason: string; readonly stop?: boolean };
+  /** Records the action skipped; `stop`: the group's rolling update stops with this reason. */
+  skip(call: GroupCall, reason: string, stop: boolean): void;
+  run(call: GroupCall): Promise<ActionEnd>;
 }

@@ -1,15 +1,10 @@
-import type { RestartPolicy } from '../../config/schemas.js';
-import { restartReason } from '../../plan/restarts.js';
 import type { History, NewAction, StepRow, TargetRow } from '../../store/history.js';
 import { isFinalTargetStatus } from '../../store/states.js';
+import { type GraphOptions, type HostChainInput, hostChain, NO_RESTARTS } from './hostChain.js';
+import { clusteredHosts, type RecordedRolling, rollingActions } from './rollingGraph.js';
 
-/** What shapes a run's graph beyond its plan. */
-export interface GraphOptions {
-  readonly restart: RestartPolicy;
-  readonly clearPendingReboot: boolean;
-}
+export { type GraphOptions, NO_RESTARTS } from './hostChain.js';
 
-export const NO_RESTARTS: GraphOptions = { restart: 'never', clearPendingReboot: false };
 
 /**
  * A host's chain, in the order the actions run:
@@ -24,7 +19,12 @@ export const NO_RESTARTS: GraphOptions = { restart: 'never', clearPendingReboot:
  * finds it. Hosts are independent here; graphs that tie hosts together (availability groups,
  * clusters, waves) add edges between chains.
  */
-export function buildRunGraph(targets: readonly TargetRow[], steps: readonly StepRow[], options: GraphOptions = NO_RESTARTS): NewAction[] {
+export function buildRunGraph(
+  targets: readonly TargetRow[],
+  steps: readonly StepRow[],
+  options: GraphOptions = NO_RESTARTS,
+  rolling: RecordedRolling | null = null,
+): NewAction[] {
   const hosts = new Map<string, { server: string; targets: TargetRow[] }>();
   for (const t of targets) {
     if (isFinalTargetStatus(t.status)) continue;
@@ -46,41 +46,26 @@ export function buildRunGraph(targets: readonly TargetRow[], steps: readonly Ste
     executions.set(key, byExecution);
   }
 
-  const actions: NewAction[] = [];
+  const chains = new Map<string, HostChainInput>();
   for (const [key, host] of hosts) {
-    const hostExecutions = [...(executions.get(key)?.entries() ?? [])].sort((a, b) => a[1].order - b[1].order);
-    // A run recorded before graphs existed may have visited the host already: its pre-flight was done then.
-    const visited = hostExecutions.some(([, e]) => e.steps.some((s) => s.status !== 'pending'));
-    const server = host.server;
-    const preflight = `${key}/preflight`;
-    let previous = preflight;
-    if (options.clearPendingReboot && !visited) {
-      actions.push({ key: preflight, server, kind: 'preflight', dependsOn: [], detail: { clears_pending_reboot: true } });
-      actions.push({ key: `${key}/restart/pending`, server, kind: 'restart', reason: 'a reboot is pending (clear_pending_reboot)', detail: { when: 'before' }, dependsOn: [preflight] });
-      actions.push({ key: `${key}/wait/pending`, server, kind: 'wait_healthy', dependsOn: [`${key}/restart/pending`] });
-      actions.push({ key: `${key}/preflight/again`, server, kind: 'preflight', detail: { after_restart: true }, dependsOn: [`${key}/wait/pending`] });
-      previous = `${key}/preflight/again`;
-    } else {
-      actions.push({ key: preflight, server, kind: 'preflight', dependsOn: [], status: visited ? 'success' : 'pending' });
-    }
-    for (const [executionId, execution] of hostExecutions) {
-      const installKey = `${key}/install/${execution.order}`;
-      actions.push({ key: installKey, server, kind: 'install', executionId, dependsOn: [previous] });
-      previous = installKey;
-    }
-    actions.push({ key: `${key}/verify`, server, kind: 'verify', dependsOn: [previous] });
-    if (options.restart !== 'never') {
-      const { why } = restartReason(options.restart, host.targets.some((t) => t.requires_restart === 1));
-      actions.push({ key: `${key}/restart`, server, kind: 'restart', reason: why, detail: { when: 'after', policy: options.restart }, dependsOn: [`${key}/verify`] });
-      actions.push({ key: `${key}/wait`, server, kind: 'wait_healthy', dependsOn: [`${key}/restart`] });
-      actions.push({ key: `${key}/verify/again`, server, kind: 'verify', detail: { after_restart: true }, dependsOn: [`${key}/wait`] });
-    }
+    const hostExecutions = [...(executions.get(key)?.entries() ?? [])]
+      .sort((a, b) => a[1].order - b[1].order)
+      .map(([executionId, e]) => ({ executionId, order: e.order, steps: e.steps }));
+    chains.set(key, { key, server: host.server, targets: host.targets, executions: hostExecutions });
   }
+  const actions: NewAction[] = [];
+  const clustered = rolling ? clusteredHosts(rolling) : new Set<string>();
+  for (const [key, chain] of chains) {
+    if (clustered.has(key)) continue;
+    actions.push(...hostChain(chain, options, []).actions);
+  }
+  if (rolling) actions.push(...rollingActions(rolling, chains, options));
   return actions;
 }
 
 /** Records the run's graph unless it has one (a resumed run keeps the graph it was started with). */
 export function ensureRunGraph(history: History, runId: number, options: GraphOptions = NO_RESTARTS): void {
   if (history.actions(runId).length > 0) return;
-  history.recordGraph(runId, buildRunGraph(history.targets(runId), history.steps(runId), options));
+  const rolling = history.rollingOf(runId);
+  history.recordGraph(runId, buildRunGraph(history.targets(runId), history.steps(runId), options, rolling ? (rolling as RecordedRolling) : null));
 }
