@@ -2,7 +2,7 @@ import type { ActionRow, History } from '../store/history.js';
 import { isFinalTargetStatus } from '../store/states.js';
 import { groupsOf } from './actions/clusterWorld.js';
 import { detailOf, textOf } from './actions/detail.js';
-import { isProblem } from './engine.js';
+import { isProblem } from './runVerdict.js';
 import type { RunGraph } from './graph/runGraph.js';
 import { isGroupServer } from './graph/rollingGraph.js';
 

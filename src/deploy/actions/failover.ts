@@ -1,4 +1,4 @@
-import { isProblem } from '../engine.js';
+import { isProblem } from '../runVerdict.js';
 import { crashPoint } from '../crashPoints.js';
 import { label } from '../groupStop.js';
 import { livePrimary, replicaRef, replicasOfAction, replicaState, withSession } from './clusterWorld.js';
