@@ -123,7 +123,11 @@ export const hotfixSettingsSchema = z.strictObject({
   max_concurrent_servers: z.number().int().min(1, 'expected at least 1').max(1000).default(3),
   step_timeout_minutes: timeoutMinutes().default(30),
   transport: z.enum(TRANSPORT_NAMES).default('winrm'),
-  staging_dir: nonEmpty.default('C:\\Windows\\Temp\\AutoDBAudit'),
+  staging_dir: nonEmpty
+    .default('C:\\ProgramData\\AutoDBAudit\\staging')
+    .describe(
+      'Folder on the targets for installers, execution records, wrapper scripts and extracted setup files. Created with an ACL that only SYSTEM and Administrators can write; a folder already there with another owner or other writers refuses the host.',
+    ),
   min_free_disk_gb: z
     .number()
     .nonnegative()
@@ -249,6 +253,11 @@ export const labFailoverClusterSchema = z
   })
   .describe('This target is a failover cluster instance addressed by its virtual name.');
 
+export const labStagingFolderSchema = z.strictObject({
+  owner: nonEmpty.default('BUILTIN\\Administrators').describe('Who owns the folder (e.g. LAB\\mallory).'),
+  writable_by: z.array(nonEmpty).default([]).describe('Principals besides SYSTEM and Administrators that can write to it (e.g. BUILTIN\\Users).'),
+});
+
 export const simulationSchema = z
   .strictObject({
     version: z.string().optional().describe("This instance's starting build."),
@@ -267,6 +276,9 @@ export const simulationSchema = z
     comes_back: z.boolean().optional().describe('Host: false for a host that never comes back from a restart.'),
     installers: z.record(z.string(), labInstallerBehaviourSchema).optional(),
     unlisted_instances: z.array(labUnlistedInstanceSchema).optional().describe('Host: instances on it that no target names.'),
+    staging_folder: labStagingFolderSchema
+      .optional()
+      .describe('Host: the staging folder is already there, with this owner and these writers (absent: the tool creates it, protected).'),
     availability_group: z
       .union([labAvailabilityReplicaSchema, z.array(labAvailabilityReplicaSchema).min(1)])
       .optional()

@@ -17,6 +17,8 @@ export const LAB_EVENT_KINDS = [
   'instance_broken',
   // A file copied onto the host (staging): `{"path", "sha256", "bytes"}`. A file already there with the same hash is not copied, and not recorded.
   'file_staged',
+  // The tool created the host's staging folder, protected (SYSTEM and Administrators only): `{"path"}`.
+  'staging_folder_created',
 ] as const;
 export type LabEventKind = (typeof LAB_EVENT_KINDS)[number];
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parseBuild } from '../sqlserver/buildNumber.js';
 import { classifyExitCode } from '../sqlserver/setupExitCodes.js';
 import { labSignatureOf } from './installerFile.js';
+import { labDirectorySecurity } from './stagingFolder.js';
 import { labMoveRole, labRoleOwner, labRunStatement, type LabTopologyRows, labTopologyRows } from './topologyFacts.js';
 import { LabWorld } from './world.js';
 
@@ -109,6 +110,26 @@ export function restartHost(context: LabHostContext, comment: string): { already
   const world = openWorld(context);
   try {
     return { alreadyUnderWay: !world.requestRestart(context.server, comment) };
+  } finally {
+    world.close();
+  }
+}
+
+/** The host's staging folder as Get-DirectorySecurityFacts reports one: owner and rules by SID; null while it does not exist. */
+export function stagingFolderSecurity(context: LabHostContext): { security: ReturnType<typeof labDirectorySecurity> } {
+  const world = openWorld(context);
+  try {
+    return { security: labDirectorySecurity(world.stagingFolder(context.server)) };
+  } finally {
+    world.close();
+  }
+}
+
+/** The tool created the staging folder, protected: the world records it (a folder already there stays as it is). */
+export function createStagingFolder(context: LabHostContext, folderPath: string): { created: boolean } {
+  const world = openWorld(context);
+  try {
+    return { created: world.createStagingFolder(context.server, folderPath) };
   } finally {
     world.close();
   }

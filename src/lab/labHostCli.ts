@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { fileURLToPath } from 'node:url';
 import { errorMessage } from '../errors.js';
-import { bootTime, hostFacts, installerSignature, type LabHostContext, moveRole, restartHost, roleOwner, runLabInstaller, runStatement, spawnWatcher, topologyRows, watchLabInstaller } from './labHost.js';
+import { bootTime, createStagingFolder, hostFacts, stagingFolderSecurity, installerSignature, type LabHostContext, moveRole, restartHost, roleOwner, runLabInstaller, runStatement, spawnWatcher, topologyRows, watchLabInstaller } from './labHost.js';
 
 /**
  * What the lab surfaces (Surfaces.Lab.ps1) call on a host of the SSH test bed:
@@ -12,6 +12,8 @@ import { bootTime, hostFacts, installerSignature, type LabHostContext, moveRole,
  *   node labHostCli.js role-owner <instance>                          the node owning the FCI role of the instance
  *   node labHostCli.js move-role <instance> <node>                    moves that role; prints the new owner
  *   node labHostCli.js signature <path>                              a staged file's Authenticode answer
+ *   node labHostCli.js staging-folder                                the staging folder's owner and rules by SID: {"security": …|null}
+ *   node labHostCli.js create-staging-folder <path>                  the tool created it, protected: {"created": bool}
  *   node labHostCli.js boot-time                                     when the host last started: {"bootTime": ISO}
  *   node labHostCli.js restart <comment>                             restarts the host: {"alreadyUnderWay": bool}
  *   node labHostCli.js run-installer <executionId> <path> <params>   stands in for setup.exe; prints {"exitCode":N}
@@ -71,6 +73,15 @@ async function main(args: readonly string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(installerSignature(file))}\n`);
       return 0;
     }
+    case 'staging-folder':
+      process.stdout.write(`${JSON.stringify(stagingFolderSecurity(context))}\n`);
+      return 0;
+    case 'create-staging-folder': {
+      const [folder] = rest;
+      if (!folder) throw new Error('usage: create-staging-folder <path>');
+      process.stdout.write(`${JSON.stringify(createStagingFolder(context, folder))}\n`);
+      return 0;
+    }
     case 'boot-time':
       process.stdout.write(`${JSON.stringify(bootTime(context))}\n`);
       return 0;
@@ -95,7 +106,7 @@ async function main(args: readonly string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new Error(`unknown verb ${JSON.stringify(verb)} (host, topology, sql, role-owner, move-role, signature, boot-time, restart, run-installer, watch-installer)`);
+      throw new Error(`unknown verb ${JSON.stringify(verb)} (host, topology, sql, role-owner, move-role, signature, staging-folder, create-staging-folder, boot-time, restart, run-installer, watch-installer)`);
   }
 }
 

@@ -38,6 +38,14 @@ export interface LabHostRow {
   readonly restarting_since_ms: number | null;
   /** While the host restarts: when it will be back (epoch ms); null when it never will. */
   readonly back_at_ms: number | null;
+  /** JSON {owner, writable_by} of the staging folder once it exists (the lab key, or created by the tool); null while absent. */
+  readonly staging_folder: string | null;
+}
+
+/** The staging folder of a lab host: who owns it, and who besides SYSTEM and Administrators can write to it. */
+export interface LabStagingFolder {
+  readonly owner: string;
+  readonly writable_by: readonly string[];
 }
 
 export interface LabInstanceRow {
@@ -117,6 +125,7 @@ const ADDED_COLUMNS: readonly { table: string; column: string; definition: strin
   { table: 'lab_hosts', column: 'comes_back', definition: 'INTEGER NOT NULL DEFAULT 1' },
   { table: 'lab_hosts', column: 'restarting_since_ms', definition: 'INTEGER' },
   { table: 'lab_hosts', column: 'back_at_ms', definition: 'INTEGER' },
+  { table: 'lab_hosts', column: 'staging_folder', definition: 'TEXT' },
 ];
 
 // Windows error for a file that is not a program (a corrupted installer): ERROR_BAD_EXE_FORMAT.
@@ -191,8 +200,8 @@ export class LabWorld {
   private seed(targets: readonly TargetEntry[]): void {
     const insertHost = this.statements.prepare(
       `INSERT OR IGNORE INTO lab_hosts (server, reachable, free_disk_gb, pending_reboot, services_running, installer_busy, installers,
-         boot_ms, restart_seconds, comes_back)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         boot_ms, restart_seconds, comes_back, staging_folder)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const insertInstance = this.statements.prepare(
       'INSERT OR IGNORE INTO lab_instances (server, instance, version, edition, agent_state, engine_state) VALUES (?, ?, ?, ?, ?, ?)',
@@ -246,6 +255,7 @@ export class LabWorld {
             this.clock() - UPTIME_AT_SEED_MS,
             sim.restart_seconds ?? DEFAULT_RESTART_SECONDS,
             sim.comes_back === false ? 0 : 1,
+            sim.staging_folder ? JSON.stringify({ owner: sim.staging_folder.owner, writable_by: sim.staging_folder.writable_by }) : null,
           );
         }
         this.topology.seed(targets);
@@ -325,6 +335,28 @@ export class LabWorld {
           this.statements.prepare("UPDATE lab_instances SET engine_state = 'running' WHERE server = ?").run(row.server);
           appendLabEvent(this.db, { server: row.server, kind: 'restart_end', detail: { down_ms: row.back_at_ms! - row.restarting_since_ms! } }, row.back_at_ms!);
         }
+      })
+      .immediate();
+  }
+
+  /** The host's staging folder, or null while it does not exist. */
+  stagingFolder(server: string): LabStagingFolder | null {
+    const row = this.statements.prepare('SELECT staging_folder FROM lab_hosts WHERE server = ?').get(server) as { staging_folder: string | null } | undefined;
+    return row?.staging_folder ? (JSON.parse(row.staging_folder) as LabStagingFolder) : null;
+  }
+
+  /**
+   * Creates the host's staging folder as the tool does on Windows: owned by Administrators, writable
+   * by SYSTEM and Administrators only. A folder already there is left as it is; returns whether one was made.
+   */
+  createStagingFolder(server: string, folderPath: string): boolean {
+    return this.db
+      .transaction(() => {
+        const made = this.statements
+          .prepare('UPDATE lab_hosts SET staging_folder = ? WHERE server = ? AND staging_folder IS NULL')
+          .run(JSON.stringify({ owner: 'BUILTIN\\Administrators', writable_by: [] }), server);
+        if (made.changes === 1) this.appendEvent({ server, kind: 'staging_folder_created', detail: { path: folderPath } });
+        return made.changes === 1;
       })
       .immediate();
   }

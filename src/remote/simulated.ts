@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConnectivityError, RemoteOperationError } from '../errors.js';
 import { labSignatureOf } from '../lab/installerFile.js';
+import { labStagingFolderFacts } from '../lab/stagingFolder.js';
+import { stagingFolderRefusal } from './stagingFolder.js';
 import { LabTopologyError } from '../lab/topology.js';
 import { labFailover, labInstanceTopology, labMoveRole, labSetFailoverMode } from '../lab/topologyFacts.js';
 import { delay } from './delay.js';
@@ -108,11 +110,15 @@ class SimulatedSession implements HostSession {
       pendingReboot: host.pending_reboot ? ['Component Based Servicing\\RebootPending'] : [],
       installerBusy: host.installer_busy === 1,
       services: request.instances.flatMap((i) => this.servicesOf(i)),
+      stagingFolder: labStagingFolderFacts(this.world, this.server, request.stagingDir),
     };
   }
 
   async stage(request: StageRequest): Promise<StageResult> {
     this.assertOpen();
+    // As the stagedFile operation: nothing is copied into a folder someone else could swap files in.
+    const folder = labStagingFolderFacts(this.world, this.server, request.stagingDir);
+    if (folder.problem) throw new RemoteOperationError(this.server, 'stagedFile', stagingFolderRefusal(folder), { remoteType: 'StagingFolderUnsafe' });
     const remotePath = path.win32.join(request.stagingDir, request.fileName);
     const existing = this.world.file(this.server, remotePath);
     if (existing && existing.sha256 === request.sha256) return { remotePath, sha256: existing.sha256, alreadyPresent: true };

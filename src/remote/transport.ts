@@ -63,6 +63,22 @@ export interface PreflightFacts {
   readonly installerBusy: boolean;
   /** Services of the instances in the request, with their state. */
   readonly services: readonly ServiceState[];
+  /** The staging folder: created by this pre-flight (protected), or found and checked. */
+  readonly stagingFolder: StagingFolderFacts;
+}
+
+/**
+ * The staging folder as pre-flight left it. The target creates it with an ACL that only SYSTEM and
+ * Administrators can write; one that was already there is checked for its owner and its writers.
+ */
+export interface StagingFolderFacts {
+  readonly path: string;
+  /** Created by this pre-flight. */
+  readonly created: boolean;
+  /** Its owner as the target names it (`BUILTIN\Administrators (S-1-5-32-544)`). */
+  readonly owner: string;
+  /** Why installers must not run from it (another owner, other writers); null when it is safe. */
+  readonly problem: string | null;
 }
 
 export interface StageRequest {

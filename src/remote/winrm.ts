@@ -93,7 +93,7 @@ export interface WinRmDependencies {
   readonly reconnectDelayMs?: number | undefined;
 }
 
-export const DEFAULT_STAGING_DIR = 'C:\\Windows\\Temp\\AutoDBAudit';
+export const DEFAULT_STAGING_DIR = 'C:\\ProgramData\\AutoDBAudit\\staging';
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 const DEFAULT_OPERATION_TIMEOUT_MS = 5 * 60_000;
 const DEFAULT_COPY_TIMEOUT_MS = 60 * 60_000;

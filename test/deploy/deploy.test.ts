@@ -230,7 +230,7 @@ describe('deployment exit codes and refusals', () => {
     const fleet = labFleet([{ server: 'A' }], { extraFiles: { 'hotfixes/2019/CU30.exe': unsigned } });
     const refused = runCli(['--deploy-hotfixes', '--yes', '--config', fleet.config]);
     expect(refused.code).toBe(1);
-    expect(targetsOf(fleet.root)[0]!.error_message).toContain('CU30.exe at C:\\Windows\\Temp\\AutoDBAudit\\CU30.exe is not validly signed (Authenticode NotSigned); refusing to run it');
+    expect(targetsOf(fleet.root)[0]!.error_message).toContain('CU30.exe at C:\\ProgramData\\AutoDBAudit\\staging\\CU30.exe is not validly signed (Authenticode NotSigned); refusing to run it');
     expect(labExecutions(fleet.root)).toEqual([]);
 
     const allowed = labFleet([{ server: 'A' }], { extraFiles: { 'hotfixes/2019/CU30.exe': unsigned }, hotfix: { require_signed_installers: false } });

@@ -70,7 +70,7 @@ describe('--stage-only', () => {
     const deployed = deploy(f.config);
     expect(deployed.status, deployed.stdout).toBe(1);
     expect(copies(f.root)).toHaveLength(5);
-    expect(logText(f.root)).toMatch(/A: CU30\.exe already staged \(by run 1, stage-only, .*\), not copied again, at C:\\Windows\\Temp\\AutoDBAudit\\CU30\.exe \(SHA-256 [0-9a-f]{12}… verified; Authenticode Valid/);
+    expect(logText(f.root)).toMatch(/A: CU30\.exe already staged \(by run 1, stage-only, .*\), not copied again, at C:\\ProgramData\\AutoDBAudit\\staging\\CU30\.exe \(SHA-256 [0-9a-f]{12}… verified; Authenticode Valid/);
     expect(labExecutions(f.root).map((e) => `${e.server} ${e.installer}`).sort()).toEqual(['A CU30.exe', 'B CU16.exe', 'M CU16.exe', 'M CU19.exe', 'M CU30.exe']);
     expect(readHistory<{ copied: number; n: number }>(f.root, 'SELECT copied, COUNT(*) AS n FROM hotfix_staged_files WHERE hotfix_run_id = 2 GROUP BY copied')).toEqual([{ copied: 0, n: 5 }]);
     expect(readHistory<{ status: string }>(f.root, "SELECT status FROM hotfix_targets WHERE hotfix_run_id = 2 AND server <> 'R'").map((t) => t.status)).toEqual([

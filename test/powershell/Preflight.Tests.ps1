@@ -4,6 +4,7 @@ BeforeAll {
     . (Join-Path $operations 'Operation.Common.ps1')
     . (Join-Path $operations 'Surfaces.Windows.ps1')
     . (Join-Path $operations 'SqlInstance.ps1')
+    . (Join-Path $operations 'StagingFolder.ps1')
     . (Join-Path $operations 'Preflight.ps1')
 
     $script:CbsKey = 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending'
@@ -61,6 +62,9 @@ Describe 'preflight' {
         Mock Get-ServiceStatus { 'Running' } -ParameterFilter { $Name -eq 'MSSQLSERVER' }
         Mock Get-ServiceStatus { $null }
         Mock Get-AuthenticodeInfo { [ordered]@{ status = 'Valid'; signer = 'CN=Microsoft Corporation, O=Microsoft Corporation'; statusMessage = 'Signature verified.' } }
+        # The staging folder is there, owned by Administrators, writable by SYSTEM and Administrators only.
+        Mock Get-DirectorySecurityFacts { [ordered]@{ ownerSid = 'S-1-5-32-544'; owner = 'BUILTIN\Administrators'; isProtected = $true; rules = @() } }
+        Mock New-ProtectedDirectory { throw 'not expected: the folder is there' }
     }
 
     It 'reports free space, pending reboot, Windows Installer and the services of the named instances' {
@@ -77,6 +81,9 @@ Describe 'preflight' {
         $result['services'][1]['state'] | Should -Be 'NotFound'
         $result['authenticode'] | Should -BeNullOrEmpty
         Should -Invoke Get-AuthenticodeInfo -Times 0
+        $result['stagingFolder']['path'] | Should -Be 'D:\Staging'
+        $result['stagingFolder']['created'] | Should -BeFalse
+        $result['stagingFolder']['problem'] | Should -BeNullOrEmpty
     }
 
     It 'reports the staged installer''s Authenticode status and signer when asked' {

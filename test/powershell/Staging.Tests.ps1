@@ -1,8 +1,10 @@
-# stagedFile and copyFromShare on real temporary files: nothing here is a Windows surface.
+# stagedFile and copyFromShare on real temporary files; only the staging folder's ACL (a Windows
+# surface) is mocked: a folder there reads as safe, a new one is created plainly.
 BeforeAll {
     $operations = Join-Path $PSScriptRoot '../../src/remote/powershell'
     . (Join-Path $operations 'Operation.Common.ps1')
     . (Join-Path $operations 'Surfaces.Windows.ps1')
+    . (Join-Path $operations 'StagingFolder.ps1')
     . (Join-Path $operations 'StagedFile.ps1')
     . (Join-Path $operations 'CopyFromShare.ps1')
 
@@ -11,6 +13,8 @@ BeforeAll {
 
 Describe 'stagedFile' {
     BeforeEach {
+        Mock Get-DirectorySecurityFacts { if (Test-Path -LiteralPath $Path -PathType Container) { [ordered]@{ ownerSid = 'S-1-5-32-544'; owner = 'BUILTIN\Administrators'; rules = @() } } }
+        Mock New-ProtectedDirectory { $null = New-Item -ItemType Directory -Path $Path -Force }
         $script:Staging = Join-Path ([System.IO.Path]::GetTempPath()) ('staging-' + [guid]::NewGuid().ToString('N'))
         $null = New-Item -ItemType Directory -Path $script:Staging
         $script:Installer = Join-Path $script:Staging 'SQLServer2019-KB5046859-x64.exe'
@@ -42,6 +46,7 @@ Describe 'stagedFile' {
         $result['exists'] | Should -BeFalse
         $result['sha256'] | Should -BeNullOrEmpty
         Test-Path -LiteralPath $folder -PathType Container | Should -BeTrue
+        Should -Invoke New-ProtectedDirectory -Times 1 -ParameterFilter { $Path -eq $folder }
     }
 
     It 'refuses a file name that leaves the staging folder: <name>' -ForEach @(@{ name = '../x.exe' }, @{ name = '..\x.exe' }, @{ name = 'C:\x.exe' }, @{ name = 'a/b.exe' }) {
@@ -53,6 +58,8 @@ Describe 'stagedFile' {
 
 Describe 'copyFromShare' {
     BeforeEach {
+        Mock Get-DirectorySecurityFacts { if (Test-Path -LiteralPath $Path -PathType Container) { [ordered]@{ ownerSid = 'S-1-5-32-544'; owner = 'BUILTIN\Administrators'; rules = @() } } }
+        Mock New-ProtectedDirectory { $null = New-Item -ItemType Directory -Path $Path -Force }
         $script:Share = Join-Path ([System.IO.Path]::GetTempPath()) ('share-' + [guid]::NewGuid().ToString('N'))
         $script:Staging = Join-Path ([System.IO.Path]::GetTempPath()) ('staging-' + [guid]::NewGuid().ToString('N'))
         $null = New-Item -ItemType Directory -Path $script:Share

@@ -39,7 +39,7 @@ transportContract('simulated', async () => {
     unreachable: { server: 'LAB-DOWN' },
     instance: 'MSSQLSERVER',
     startBuild: '15.0.4298.0',
-    stagingDir: 'C:\\Windows\\Temp\\AutoDBAudit',
+    stagingDir: 'C:\\ProgramData\\AutoDBAudit\\staging',
     good: { localPath: path.join(root, 'good/CU30.exe'), fileName: 'CU30.exe', setsBuild: '15.0.4395.2', exitCode: 0 },
     failing: { localPath: path.join(root, 'bad/CU30-broken.exe'), fileName: 'CU30-broken.exe', setsBuild: null, exitCode: 1603 },
     hanging: { localPath: path.join(root, 'hang/CU30-hang.exe'), fileName: 'CU30-hang.exe', setsBuild: null, exitCode: 0 },

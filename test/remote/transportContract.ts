@@ -154,6 +154,9 @@ export function transportContract(name: string, makeFixture: () => Promise<Contr
       expect(Array.isArray(facts.pendingReboot)).toBe(true);
       expect(typeof facts.installerBusy).toBe('boolean');
       expect(facts.services.length).toBeGreaterThan(0);
+      // The fixture's staging folder is the tool's own (created protected, or found safe).
+      expect(facts.stagingFolder).toMatchObject({ path: fixture.stagingDir, problem: null });
+      expect(facts.stagingFolder.owner).toContain('S-1-5-32-544');
     });
 
     it('stages a file with its SHA-256, and skips it when already there with the same hash', async () => {

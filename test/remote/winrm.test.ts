@@ -133,6 +133,8 @@ describe('the winrm transport running its operations in a local pwsh', () => {
         { name: 'MSSQLSERVER', state: 'Running' },
         { name: 'SQLSERVERAGENT', state: 'NotFound' },
       ],
+      // The folder is there (the test made it), owned by Administrators, writable by them and SYSTEM only.
+      stagingFolder: { path: stagingDir, created: false, owner: 'BUILTIN\\Administrators (S-1-5-32-544)', problem: null },
     });
     expect(await session.queryBuild('MSSQLSERVER')).toEqual({
       build: '15.0.4298.1',

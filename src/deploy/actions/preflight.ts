@@ -1,3 +1,4 @@
+import { stagingFolderRefusal } from '../../remote/stagingFolder.js';
 import type { HostSession } from '../../remote/transport.js';
 import type { TargetRow } from '../../store/history.js';
 import { isFinalTargetStatus } from '../../store/states.js';
@@ -122,6 +123,11 @@ async function findingsOf(
     ctx.cancellation.signal,
   );
   const reasons: string[] = [];
+  const folder = facts.stagingFolder;
+  if (folder.problem) reasons.push(stagingFolderRefusal(folder));
+  else if (folder.created) {
+    ctx.history.addEvent({ runId: ctx.runId, server, level: 'info', kind: 'staging_folder_created', message: `${server}: created the staging folder ${folder.path}, writable by SYSTEM and Administrators only` });
+  }
   if (facts.installerBusy) reasons.push('Windows Installer is busy with another installation');
   const installerBytes = [...new Set(groups.map((g) => g.localPath))].map((p) => ctx.installers.peekSize(p) ?? 0).reduce((a, b) => a + b, 0);
   const needed = Math.max(ctx.settings.minFreeDiskBytes, 2 * installerBytes);

@@ -83,6 +83,26 @@ function Get-VolumeFreeBytes {
     return [long]$facts['stagingFreeBytes']
 }
 
+function Get-DirectorySecurityFacts {
+    # The lab models one folder per host, the staging folder (the first one an operation asks about:
+    # the folder before its parent); any other folder that exists reads as a safe one of Administrators.
+    param([Parameter(Mandatory = $true)][string]$Path)
+    $stagingPath = Get-Variable -Name 'LabStagingFolderPath' -Scope Script -ValueOnly -ErrorAction SilentlyContinue
+    if ($null -eq $stagingPath) {
+        $stagingPath = $Path
+        Set-Variable -Name 'LabStagingFolderPath' -Scope Script -Value $Path
+    }
+    if ($Path -eq $stagingPath) { return (Invoke-LabHostCli -Arguments @('staging-folder'))['security'] }
+    if (-not (Test-Path -LiteralPath $Path -PathType Container)) { return $null }
+    return [ordered]@{ ownerSid = 'S-1-5-32-544'; owner = 'BUILTIN\Administrators'; isProtected = $true; rules = @() }
+}
+
+function New-ProtectedDirectory {
+    param([Parameter(Mandatory = $true)][string]$Path)
+    $null = New-Item -ItemType Directory -Path $Path -Force
+    $null = Invoke-LabHostCli -Arguments @('create-staging-folder', $Path)
+}
+
 function Get-SystemDriveRoot {
     return 'C:\'
 }

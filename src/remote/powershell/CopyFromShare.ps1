@@ -14,9 +14,7 @@ function Invoke-CopyFromShareOperation {
     if (-not (Test-Path -LiteralPath $sourcePath -PathType Leaf)) {
         throw (New-OperationException -Type 'FileNotFound' -Message ('the host cannot read "{0}": the file is missing, or the session cannot authenticate to the share (the double hop: use staging_source "copy", CredSSP or Kerberos delegation)' -f $sourcePath))
     }
-    if (-not (Test-Path -LiteralPath $stagingDir -PathType Container)) {
-        $null = New-Item -ItemType Directory -Path $stagingDir -Force
-    }
+    $null = Assert-StagingFolderSafe -Path $stagingDir
     $path = Join-Path -Path $stagingDir -ChildPath $fileName
     # Copied under another name first, so that an interrupted copy never sits under the installer's name.
     $partialPath = $path + '.partial'

@@ -1,6 +1,6 @@
 # Operation "preflight": the facts the orchestrator weighs before patching a host: free space, pending
 # reboot, Windows Installer busy, the instances' services, and optionally the staged installer's
-# Authenticode signature. Windows PowerShell 5.1 compatible.
+# Authenticode signature; it creates the staging folder protected, or checks the one that is there. Windows PowerShell 5.1 compatible.
 
 function Get-PendingRebootReasons {
     param([Parameter(Mandatory = $true)][bool]$IgnorePendingFileRename)
@@ -30,6 +30,8 @@ function Invoke-PreflightOperation {
     $ignorePendingFileRename = [bool](Get-OperationArgument -Arguments $Arguments -Name 'ignorePendingFileRename' -Optional -Default $false)
     $installerPath = Get-OperationArgument -Arguments $Arguments -Name 'installerPath' -Optional
 
+    # Created protected when missing, checked when there: the orchestrator refuses the host on a problem.
+    $stagingFolder = Initialize-StagingFolder -Path $stagingDir
     $services = New-Object -TypeName 'System.Collections.Generic.List[object]'
     foreach ($instance in $instances) {
         foreach ($service in (Get-SqlInstanceServices -Instance ([string]$instance))) { $services.Add($service) }
@@ -48,5 +50,6 @@ function Invoke-PreflightOperation {
         installerBusy    = [bool](Test-WindowsInstallerBusy)
         services         = $services.ToArray()
         authenticode     = $authenticode
+        stagingFolder    = $stagingFolder
     }
 }

@@ -10,9 +10,8 @@ function Invoke-StagedFileOperation {
     $createDirectory = [bool](Get-OperationArgument -Arguments $Arguments -Name 'createDirectory' -Optional -Default $false)
     Assert-PlainFileName -Name $fileName -What 'installer file name'
 
-    if ($createDirectory -and -not (Test-Path -LiteralPath $stagingDir -PathType Container)) {
-        $null = New-Item -ItemType Directory -Path $stagingDir -Force
-    }
+    # Before anything is copied into it: created protected, or checked when it is there.
+    if ($createDirectory) { $null = Assert-StagingFolderSafe -Path $stagingDir }
     $path = Join-Path -Path $stagingDir -ChildPath $fileName
     $result = [ordered]@{ path = $path; exists = $false; sizeBytes = $null; sha256 = $null }
     if (-not (Test-Path -LiteralPath $path -PathType Leaf)) { return $result }

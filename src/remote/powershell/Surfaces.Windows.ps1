@@ -47,6 +47,54 @@ function Get-VolumeFreeBytes {
     return [long]$drive.AvailableFreeSpace
 }
 
+function Get-DirectorySecurityFacts {
+    # A folder's owner and access rules, by SID; $null when there is no such folder. Rights are the
+    # FileSystemRights bits as a number, so the operation decides what counts as writing.
+    param([Parameter(Mandatory = $true)][string]$Path)
+    if (-not (Test-Path -LiteralPath $Path -PathType Container)) { return $null }
+    $acl = Get-Acl -LiteralPath $Path
+    $sidType = [System.Security.Principal.SecurityIdentifier]
+    $rules = New-Object -TypeName 'System.Collections.Generic.List[object]'
+    foreach ($rule in $acl.GetAccessRules($true, $true, $sidType)) {
+        $sid = $rule.IdentityReference.Value
+        $identity = $sid
+        try { $identity = $rule.IdentityReference.Translate([System.Security.Principal.NTAccount]).Value } catch { $identity = $sid }
+        # An inherit-only rule (CREATOR OWNER's, typically) applies to what is created inside, not to the folder.
+        $inheritOnly = (($rule.PropagationFlags -band [System.Security.AccessControl.PropagationFlags]::InheritOnly) -ne 0)
+        $rules.Add([ordered]@{ sid = $sid; identity = $identity; type = [string]$rule.AccessControlType; rights = [long]$rule.FileSystemRights; inheritOnly = $inheritOnly })
+    }
+    $ownerSid = $acl.GetOwner($sidType).Value
+    return [ordered]@{ ownerSid = $ownerSid; owner = $acl.Owner; isProtected = [bool]$acl.AreAccessRulesProtected; rules = $rules.ToArray() }
+}
+
+function New-ProtectedDirectory {
+    # Creates a folder (and missing parents) whose ACL grants only SYSTEM and Administrators full
+    # control, inherited by everything created in it, nothing inherited from the parent, owned by
+    # Administrators. Windows PowerShell's .NET creates it with that ACL in one call; elsewhere it is
+    # created and then protected, and the caller reads the result back.
+    param([Parameter(Mandatory = $true)][string]$Path)
+    $security = New-Object -TypeName System.Security.AccessControl.DirectorySecurity
+    $security.SetAccessRuleProtection($true, $false)
+    $inheritance = [System.Security.AccessControl.InheritanceFlags]'ContainerInherit, ObjectInherit'
+    foreach ($sid in @('S-1-5-18', 'S-1-5-32-544')) {
+        $identity = New-Object -TypeName System.Security.Principal.SecurityIdentifier -ArgumentList $sid
+        $rule = New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList $identity, 'FullControl', $inheritance, 'None', 'Allow'
+        $security.AddAccessRule($rule)
+    }
+    $security.SetOwner((New-Object -TypeName System.Security.Principal.SecurityIdentifier -ArgumentList 'S-1-5-32-544'))
+    $withAcl = [System.IO.Directory].GetMethod('CreateDirectory', [type[]]@([string], [System.Security.AccessControl.DirectorySecurity]))
+    if ($null -ne $withAcl) {
+        $null = $withAcl.Invoke($null, @($Path, $security))
+    } else {
+        $null = New-Item -ItemType Directory -Path $Path -Force
+        Set-Acl -LiteralPath $Path -AclObject $security
+        # Between the two calls the folder had its parent's ACL: anything put there meanwhile is refused.
+        if (@(Get-ChildItem -LiteralPath $Path -Force).Count -gt 0) {
+            throw (New-OperationException -Type 'StagingFolderUnsafe' -Message ('the new staging folder "{0}" was not empty once protected' -f $Path))
+        }
+    }
+}
+
 function Get-SystemDriveRoot {
     return ($env:SystemDrive + '\')
 }

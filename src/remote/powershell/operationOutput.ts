@@ -88,6 +88,7 @@ export const OPERATION_RESULT_SCHEMAS = {
     installerBusy: z.boolean(),
     services: z.array(serviceStateSchema),
     authenticode: z.strictObject({ status: z.string(), signer: nullableText, statusMessage: z.string() }).nullable(),
+    stagingFolder: z.strictObject({ path: z.string(), created: z.boolean(), owner: z.string(), problem: nullableText }),
   }),
   stagedFile: z.strictObject({
     path: z.string(),

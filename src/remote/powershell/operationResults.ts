@@ -28,6 +28,7 @@ export function preflightFactsFrom(result: OperationResult<'preflight'>): Prefli
     pendingReboot: result.pendingReboot,
     installerBusy: result.installerBusy,
     services: result.services,
+    stagingFolder: result.stagingFolder,
   };
 }
 

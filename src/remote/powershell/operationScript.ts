@@ -41,9 +41,9 @@ const LOCAL_BOOTSTRAP_FILE = 'LocalBootstrap.ps1';
 const OPERATIONS: Readonly<Record<OperationName, OperationDefinition>> = {
   probe: { file: 'Probe.ps1', entryPoint: 'Invoke-ProbeOperation', libraries: [] },
   discover: { file: 'Discover.ps1', entryPoint: 'Invoke-DiscoverOperation', libraries: ['SqlInstance.ps1'] },
-  preflight: { file: 'Preflight.ps1', entryPoint: 'Invoke-PreflightOperation', libraries: ['SqlInstance.ps1'] },
-  stagedFile: { file: 'StagedFile.ps1', entryPoint: 'Invoke-StagedFileOperation', libraries: [] },
-  copyFromShare: { file: 'CopyFromShare.ps1', entryPoint: 'Invoke-CopyFromShareOperation', libraries: [] },
+  preflight: { file: 'Preflight.ps1', entryPoint: 'Invoke-PreflightOperation', libraries: ['SqlInstance.ps1', 'StagingFolder.ps1'] },
+  stagedFile: { file: 'StagedFile.ps1', entryPoint: 'Invoke-StagedFileOperation', libraries: ['StagingFolder.ps1'] },
+  copyFromShare: { file: 'CopyFromShare.ps1', entryPoint: 'Invoke-CopyFromShareOperation', libraries: ['StagingFolder.ps1'] },
   install: { file: 'Install.ps1', entryPoint: 'Invoke-InstallOperation', libraries: ['InstallerExecution.ps1'] },
   installerStatus: {
     file: 'InstallerStatus.ps1',
