@@ -155,6 +155,10 @@ export class Scheduler implements SchedulerView {
           progress = true;
           continue;
         }
+        if (next.status === 'pending' && this.awaitsRearm(groupsOf(next))) {
+          this.release(host);
+          continue;
+        }
         if (next.status === 'pending') {
           const decision = handler.decide(call);
           if (!decision.run) {
@@ -267,7 +271,12 @@ export class Scheduler implements SchedulerView {
       const handler = groupHandlerOf(action.kind);
       const call: GroupCall = { ctx: this.ctx, graph: this.graph, action };
       const ready = this.graph.dependenciesFinal(action.id);
-      if (!ready) {
+      // A restore done early (the run was stopped) is taken up first on resume: it sets the manual mode again.
+      const rearm = action.kind === 'restore' && action.status === 'interrupted' && !stopping;
+      if (!rearm && action.kind !== 'restore' && this.awaitsRearm(groupsOf(action))) continue;
+      if (rearm) {
+        // Taken up below.
+      } else if (!ready) {
         if (!(stopping && action.kind === 'restore' && action.status === 'pending' && this.restoreMayStartEarly(action))) continue;
       } else if (action.status === 'pending') {
         const stop = action.kind === 'restore' ? null : groupStopReason(this.ctx.history, this.ctx.runId, this.graph, groupsOf(action));
@@ -294,6 +303,12 @@ export class Scheduler implements SchedulerView {
       progress = true;
     }
     return progress;
+  }
+
+  /** A group whose failover modes were restored early (the run was stopped) waits until --resume sets them to manual again. */
+  private awaitsRearm(keys: readonly string[]): boolean {
+    if (keys.length === 0) return false;
+    return this.graph.all().some((a) => a.kind === 'restore' && a.status === 'interrupted' && isGroupServer(a.server) && groupsOf(a).some((g) => keys.includes(g)));
   }
 
   /** While stopping: a restore whose change was made, once nothing of its group runs in this process. */
@@ -332,6 +347,17 @@ export class Scheduler implements SchedulerView {
       return;
     }
     const who = label(action);
+    if (this.ctx.cancellation.signal.aborted) {
+      // The operator stopped waiting: what it was doing is settled by --resume, which asks the world.
+      try {
+        if (history.action(action.id).status === 'running') {
+          history.actionTransition(runId, action.id, { from: ['running'], to: 'interrupted' }, { server: action.server, level: 'warn', kind: `${action.kind}_interrupted`, message: `${who}: ${action.kind.replaceAll('_', ' ')} interrupted (${errorMessage(error)}); --resume settles it` });
+        }
+      } catch (recording) {
+        this.ctx.observer.log('error', `${who}: recording the interruption failed: ${errorMessage(recording)}`, recording);
+      }
+      return;
+    }
     const d = detailOf(action);
     const byHand =
       action.kind === 'restore'

@@ -85,9 +85,23 @@ function outcomeOf(root: string): Outcome {
   };
 }
 
+const ROLLING_POINTS = new Set<string>([
+  'failover-mode-recorded',
+  'failover-mode-set',
+  'sync-wait-polling',
+  'replica-synchronized',
+  'failover-recorded',
+  'failover-done',
+  'role-move-recorded',
+  'role-moved',
+  'restore-recorded',
+  'restore-done',
+]);
+
 const scenarios = [
-  // Points of stage-only runs and wave gates are never reached by this fleet's run: test/deploy/stageOnly.test.ts and waves.test.ts kill there.
-  ...CRASH_POINTS.filter((point) => point !== 'stage-recorded' && !point.startsWith('wave-')).flatMap((point) => [1, 2, 3].map((n) => ({ name: `${point}:${n}`, env: { AUTODBAUDIT_CRASH_AT: `${point}:${n}` }, killAfterMs: undefined }))),
+  // Points of stage-only runs, wave gates and rolling updates are never reached by this fleet's run:
+  // test/deploy/stageOnly.test.ts, waves.test.ts and test/topology/rollingFaults.test.ts kill there.
+  ...CRASH_POINTS.filter((point) => point !== 'stage-recorded' && !point.startsWith('wave-') && !ROLLING_POINTS.has(point)).flatMap((point) => [1, 2, 3].map((n) => ({ name: `${point}:${n}`, env: { AUTODBAUDIT_CRASH_AT: `${point}:${n}` }, killAfterMs: undefined }))),
   ...[250, 400, 550, 700, 900].map((ms) => ({ name: `after ${ms} ms`, env: {}, killAfterMs: ms })),
 ];
 
