@@ -1,4 +1,5 @@
 import { restartLine } from '../report/restartData.js';
+import { rollingLines } from '../report/rollingData.js';
 import { existsSync } from 'node:fs';
 import type { Config } from '../config/load.js';
 import { loadConfigOrThrow, openHistoryFor } from '../deploy/preparePlan.js';
@@ -106,6 +107,10 @@ export function formatRunDetail(detail: RunDetailJson): string {
         ]),
       ),
     );
+  }
+  if (detail.rolling && detail.rolling.length > 0) {
+    lines.push('', 'Availability groups and clusters:');
+    for (const s of detail.rolling) for (const line of rollingLines(s)) lines.push(`  ${line}`);
   }
   if (detail.restarts.length > 0) {
     lines.push('', 'Restarts:');

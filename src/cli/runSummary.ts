@@ -1,6 +1,7 @@
 import type { History, StepRow, TargetRow } from '../store/history.js';
 import type { TargetStatus } from '../store/states.js';
 import { awaitingRestart, readHostRestarts, restartLine } from '../report/restartData.js';
+import { readRollingSequences, rollingLines } from '../report/rollingData.js';
 
 const COLOUR: Record<TargetStatus, string> = {
   success: '\x1b[32m',
@@ -37,6 +38,11 @@ export function formatRunSummary(
   for (const t of targets) counts.set(t.status, (counts.get(t.status) ?? 0) + 1);
   lines.push('');
   lines.push(`Targets: ${[...counts.entries()].map(([s, n]) => `${n} ${s}`).join(', ') || 'none'}`);
+  const sequences = readRollingSequences(history, runId);
+  if (sequences.length > 0) {
+    lines.push('Availability groups and clusters:');
+    for (const s of sequences) for (const line of rollingLines(s)) lines.push(`  ${line}`);
+  }
   const restarts = readHostRestarts(history, runId);
   if (restarts.length > 0) {
     lines.push('Restarts:');

@@ -1,4 +1,5 @@
 import { awaitingRestart, type HostRestart, readHostRestarts } from './restartData.js';
+import { type RollingSequence, readRollingSequences } from './rollingData.js';
 import type { EventRow, History, RunRow, StepRow, TargetRow } from '../store/history.js';
 import type { EventLevel, RunMode, RunStatus, StepStatus, TargetStatus } from '../store/states.js';
 import { countByStatus, elapsedMs, emptyStatusCounts, parseTime, type TargetStatusCounts } from './runData.js';
@@ -43,6 +44,8 @@ export interface RunDetailJson {
   readonly restarts: readonly HostRestart[];
   /** Targets patched that still wait for a restart (`SERVER\\INSTANCE`). */
   readonly awaiting_restart: readonly string[];
+  /** Each availability group's and FCI's sequence (failovers with times, primary before and after); absent when the run had none. */
+  readonly rolling?: readonly RollingSequence[];
 }
 
 export interface RunDetailRunJson extends RunSummaryJson {
@@ -122,7 +125,13 @@ export function runDetail(history: History, runId: number, eventTail: number = H
     events: { total: events.length, tail: events.slice(Math.max(0, events.length - eventTail)).map(eventJson) },
     restarts: readHostRestarts(history, runId),
     awaiting_restart: awaitingRestart(targets),
+    ...rollingOf(history, runId),
   };
+}
+
+function rollingOf(history: History, runId: number): { rolling?: readonly RollingSequence[] } {
+  const sequences = readRollingSequences(history, runId);
+  return sequences.length > 0 ? { rolling: sequences } : {};
 }
 
 function statusCountsByRun(history: History, runIds: readonly number[]): Map<number, Record<TargetStatus, number>> {

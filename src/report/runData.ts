@@ -1,4 +1,5 @@
 import { type HostRestart, readHostRestarts } from './restartData.js';
+import { type RollingSequence, readRollingSequences } from './rollingData.js';
 import { compareBuilds, parseBuild } from '../sqlserver/buildNumber.js';
 import { classifyExitCode } from '../sqlserver/setupExitCodes.js';
 import type { History, RunRow, StepRow, TargetRow } from '../store/history.js';
@@ -17,6 +18,8 @@ export interface RunReportData {
   readonly trend: Trend;
   /** The run's restarts (none unless the run's restart settings asked for them). */
   readonly restarts: readonly HostRestart[];
+  /** Each availability group's and FCI's sequence (none unless the run had clustered instances). */
+  readonly rolling?: readonly RollingSequence[];
   /** When the data was read: the report's "as of" time. */
   readonly generatedAt: Date;
 }
@@ -152,6 +155,7 @@ export function readRunReport(
     countsByFamily: countByFamily(targets),
     trend: readTrend(history, runId, options.trendRuns ?? DEFAULT_TREND_RUNS),
     restarts: readHostRestarts(history, runId),
+    rolling: readRollingSequences(history, runId),
     generatedAt: options.now ?? new Date(),
   };
 }

@@ -6,6 +6,7 @@ import type { BuildCatalog } from '../catalog/catalog.js';
 import type { BuildFacts } from '../catalog/facts.js';
 import { type BuildRow, buildRows } from './buildRows.js';
 import type { HostRestart } from './restartData.js';
+import type { RollingMove, RollingSequence } from './rollingData.js';
 import { parseTime, type ReportStep, type ReportTarget, type RunReportData, type TrendCell, type TrendRow } from './runData.js';
 
 /*
@@ -208,6 +209,52 @@ const RESTART_COLUMNS: readonly TableColumn<HostRestart>[] = [
   { header: 'Note', kind: 'long', value: (r) => r.note, width: MAX_WIDTH },
 ];
 
+export const ROLLING_SHEET = 'Failovers';
+
+/** One row per failover or role move; a group or FCI without any gets one row of its own. */
+interface RollingRow {
+  readonly sequence: RollingSequence;
+  readonly move: RollingMove | null;
+}
+
+const ROLLING_OUTCOME: Readonly<Record<RollingSequence['outcome'], string>> = {
+  completed: 'Completed',
+  stopped: 'Stopped',
+  unfinished: 'Unfinished',
+  refused: 'Refused',
+  up_to_date: 'Up to date',
+};
+
+const ROLLING_COLUMNS: readonly TableColumn<RollingRow>[] = [
+  { header: 'Group or FCI', kind: 'text', value: (r) => r.sequence.name },
+  { header: 'Kind', kind: 'text', value: (r) => (r.sequence.kind === 'availability_group' ? 'Availability group' : 'Failover cluster instance') },
+  {
+    header: 'Outcome',
+    kind: 'text',
+    value: (r) => ROLLING_OUTCOME[r.sequence.outcome] ?? r.sequence.outcome,
+    tone: (r) => (r.sequence.outcome === 'completed' ? GREEN : r.sequence.outcome === 'stopped' || r.sequence.outcome === 'refused' ? RED : null),
+  },
+  { header: 'Primary / owner before', kind: 'text', value: (r) => r.sequence.before },
+  { header: 'Primary / owner after', kind: 'text', value: (r) => r.sequence.after },
+  { header: 'From', kind: 'text', value: (r) => r.move?.from ?? null },
+  { header: 'To', kind: 'text', value: (r) => r.move?.to ?? null },
+  { header: 'Why', kind: 'text', value: (r) => r.move?.why.replaceAll('_', ' ') ?? null },
+  { header: 'When (UTC)', kind: 'date', value: (r) => parseTime(r.move?.at ?? null) },
+  { header: 'Status', kind: 'text', value: (r) => r.move?.status ?? null, tone: (r) => (r.move && r.move.status !== 'success' ? RED : null) },
+  {
+    header: 'Failover modes restored',
+    kind: 'long',
+    value: (r) => (r.sequence.modes.length === 0 ? null : r.sequence.modes.map((m) => `${m.replica}: ${m.restored ? `restored (${m.original ?? '?'})` : 'NOT restored'}`).join('; ')),
+    tone: (r) => (r.sequence.modes.some((m) => !m.restored) ? RED : null),
+    width: 40,
+  },
+  { header: 'Note', kind: 'long', value: (r) => r.move?.note ?? r.sequence.reason, width: MAX_WIDTH },
+];
+
+function rollingRows(sequences: readonly RollingSequence[]): RollingRow[] {
+  return sequences.flatMap((sequence): RollingRow[] => (sequence.moves.length === 0 ? [{ sequence, move: null }] : sequence.moves.map((move) => ({ sequence, move }))));
+}
+
 const STEP_COLUMNS: readonly TableColumn<ReportStep>[] = [
   { header: 'Server', kind: 'text', value: (s) => s.server },
   { header: 'Instance', kind: 'text', value: (s) => s.instance },
@@ -395,6 +442,7 @@ export async function buildRunWorkbook(data: RunReportData, catalog?: BuildCatal
   addSummarySheet(workbook, data);
   addTrendSheet(workbook, data);
   if (data.restarts.length > 0) addTable(workbook.addWorksheet(RESTARTS_SHEET), RESTART_COLUMNS, data.restarts);
+  if (data.rolling && data.rolling.length > 0) addTable(workbook.addWorksheet(ROLLING_SHEET), ROLLING_COLUMNS, rollingRows(data.rolling));
   if (catalog) addTable(workbook.addWorksheet(BUILDS_SHEET), BUILD_COLUMNS, buildRows(data.targets, catalog, data.generatedAt.toISOString().slice(0, 10)));
   // Auditors print these: every sheet landscape, as wide as one page, header row repeated.
   for (const sheet of workbook.worksheets) {

@@ -1,4 +1,8 @@
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import ExcelJS from 'exceljs';
 import { describe, expect, it } from 'vitest';
+import type { RollingSequence } from '../../src/report/rollingData.js';
 import { labExecutions, labFleet, readHistory, readLabWorld } from '../helpers/labFleet.js';
 import { builds, oracle, replicaModes } from '../helpers/rollingLab.js';
 import { runCli } from '../helpers/runCli.js';
@@ -15,7 +19,7 @@ const replica = (server: string, role: string, extra: Record<string, unknown> = 
 });
 
 describe('--deploy-hotfixes carries out the rolling order', () => {
-  it('patches an availability group (async, then sync secondaries, failover, former primary, failback), an FCI node by node, and a standalone host', () => {
+  it('patches an availability group (async, then sync secondaries, failover, former primary, failback), an FCI node by node, and a standalone host', async () => {
     const { config, root } = labFleet([
       replica('SQL1', 'primary', { failover_mode: 'automatic' }),
       replica('SQL2', 'secondary', { failover_mode: 'automatic' }),
@@ -44,6 +48,41 @@ describe('--deploy-hotfixes carries out the rolling order', () => {
     expect(actions.filter((a) => a.kind === 'failover')).toHaveLength(2);
     expect(actions.filter((a) => a.kind === 'move_role')).toHaveLength(2);
     expect(readHistory<{ status: string }>(root, 'SELECT status FROM hotfix_targets ORDER BY server').every((t) => t.status === 'success')).toBe(true);
+
+    // Each sequence in the run summary, --hotfix-history (text and JSON) and the workbook.
+    expect(result.stdout).toContain('Availability groups and clusters:');
+    expect(result.stdout).toMatch(/^ {2}Availability group AG1: completed; primary SQL1\\MSSQLSERVER; 2 failover\(s\)$/m);
+    expect(result.stdout).toMatch(/^ {6}\S+Z {2}SQL1\\MSSQLSERVER → SQL2\\MSSQLSERVER \(so the former primary could be patched\)$/m);
+    const history = runCli(['--hotfix-history', '--run-id', '1', '--json', '--config', config]);
+    const rolling = (JSON.parse(history.stdout) as { rolling: RollingSequence[] }).rolling;
+    expect(rolling.map((r) => [r.name, r.outcome, r.before, r.after, r.moves.map((m) => `${m.from} -> ${m.to} ${m.why} ${m.status}`)])).toEqual([
+      ['AG1', 'completed', 'SQL1\\MSSQLSERVER', 'SQL1\\MSSQLSERVER', ['SQL1\\MSSQLSERVER -> SQL2\\MSSQLSERVER patch_former_primary success', 'SQL2\\MSSQLSERVER -> SQL1\\MSSQLSERVER failback success']],
+      ['SQLFCI\\PROD', 'completed', 'NODE1', 'NODE1', ['NODE1 -> NODE2 patch_former_primary success', 'NODE2 -> NODE1 failback success']],
+    ]);
+    const failovers = readLabWorld<{ at: string }>(root, "SELECT at FROM lab_events WHERE kind = 'failover' ORDER BY id");
+    const times = rolling[0]!.moves.map((m) => Date.parse(m.at!));
+    // Each recorded time is the moment the failover was done: not before the world's event.
+    expect(times[0]).toBeGreaterThanOrEqual(Date.parse(failovers[0]!.at));
+    expect(times[1]).toBeGreaterThanOrEqual(Date.parse(failovers[1]!.at));
+    expect(rolling[0]!.modes).toEqual([
+      { replica: 'SQL1\\MSSQLSERVER', original: 'automatic', restored: true },
+      { replica: 'SQL2\\MSSQLSERVER', original: 'automatic', restored: true },
+    ]);
+    const text = runCli(['--hotfix-history', '--run-id', '1', '--config', config]);
+    expect(text.stdout).toContain('  Failover cluster instance SQLFCI\\PROD: completed; owner NODE1; 2 role move(s)');
+    expect(text.stdout).toContain('    failover modes set to manual for the run: restored on SQL1\\MSSQLSERVER, SQL2\\MSSQLSERVER');
+    const reports = path.join(root, 'output', 'reports');
+    const workbook = new ExcelJS.Workbook();
+    await workbook.xlsx.readFile(path.join(reports, readdirSync(reports)[0]!));
+    const rows: string[][] = [];
+    workbook.getWorksheet('Failovers')!.eachRow((row) => rows.push([1, 3, 6, 7, 10].map((c) => String(row.getCell(c).value))));
+    expect(rows).toEqual([
+      ['Group or FCI', 'Outcome', 'From', 'To', 'Status'],
+      ['AG1', 'Completed', 'SQL1\\MSSQLSERVER', 'SQL2\\MSSQLSERVER', 'success'],
+      ['AG1', 'Completed', 'SQL2\\MSSQLSERVER', 'SQL1\\MSSQLSERVER', 'success'],
+      ['SQLFCI\\PROD', 'Completed', 'NODE1', 'NODE2', 'success'],
+      ['SQLFCI\\PROD', 'Completed', 'NODE2', 'NODE1', 'success'],
+    ]);
   });
 });
 
@@ -98,6 +137,8 @@ describe('a rolling update under faults', () => {
     expect(replicaModes(root)).toMatchObject({ 'AG1 SQL1': 'primary automatic', 'AG1 SQL2': 'secondary automatic' });
     const failed = readHistory<{ kind: string; error_message: string }>(root, "SELECT kind, error_message FROM hotfix_actions WHERE status = 'failed'");
     expect(failed.map((a) => a.kind)).toEqual(['wait_healthy']);
+    expect(result.stdout).toMatch(/^ {2}Availability group AG1: stopped \(availability group AG1: DR1\\MSSQLSERVER \(AG1\) on DR1 did not resynchronize within .*; primary SQL1\\MSSQLSERVER; 0 failover\(s\)$/m);
+    expect(result.stdout).toMatch(/^ {2}Availability group AG2: completed; primary SQLA\\MSSQLSERVER; 2 failover\(s\)$/m);
   });
 
   it('a group with an unreachable replica is refused and held back whole; the other group and the standalone host go on', () => {
