@@ -12,7 +12,7 @@ import { CLI } from '../helpers/runCli.js';
 // resynchronizes, an unreachable host, the orchestrator killed with SIGKILL at a random crash point
 // and then --resume'd until the run is finished). After every case the safety oracle replays the
 // lab's lab_events and lab_executions; groups untouched by any fault end fully patched; no installer
-// ran twice. A fixed number of cases; the seed is printed (ROLLING_SEED=… repeats a case).
+// ran twice. A fixed number of cases; the seed is printed (ROLLING_DEPLOY_SEED=… repeats a case).
 
 const HOSTS = ['H1', 'H2', 'H3', 'H4', 'H5'] as const;
 const KILL_POINTS = [
@@ -29,8 +29,8 @@ const KILL_POINTS = [
   'step-marked-running',
   'installer-returned',
 ] as const;
-// Fixed; ROLLING_RUNS may raise it for a longer search by hand.
-const RUNS = Number(process.env.ROLLING_RUNS ?? 16);
+// Fixed; ROLLING_DEPLOY_RUNS may raise it for a longer search by hand.
+const RUNS = Number(process.env.ROLLING_DEPLOY_RUNS ?? 16);
 const TARGET = '15.0.4395.2';
 
 interface Spec {
@@ -133,8 +133,8 @@ afterAll(() => {
 
 describe('rolling updates through the CLI on generated fleets and faults', () => {
   it('keeps every safety rule, restores every failover mode, and patches every group no fault touches', { timeout: 600_000 }, () => {
-    const seed = Number(process.env.ROLLING_SEED ?? Date.now() % 1_000_000);
-    console.log(`rolling deployment property: seed ${seed}, ${RUNS} runs (ROLLING_SEED=${seed} repeats them)`);
+    const seed = Number(process.env.ROLLING_DEPLOY_SEED ?? Date.now() % 1_000_000);
+    console.log(`rolling deployment property: seed ${seed}, ${RUNS} runs (ROLLING_DEPLOY_SEED=${seed} repeats them)`);
     fc.assert(
       fc.property(specArbitrary, (spec) => {
         const { root, config } = labFleet(targetsOf(spec), { timeScale: 0.004, hotfix: { availability_groups: { failback: spec.failback } } });
