@@ -394,7 +394,28 @@ export async function retryFailed(req: DeploymentRequest, io: DeploymentIo): Pro
     failed = chosen;
   }
   io.say(`Retrying ${failed.length} failed, partial or deferred target(s) of run ${parent.id}, planned afresh from live versions.`);
-  return startNewRun(req, io, { mode: 'retry', parent, servers: failed.map((t) => `${t.server}\\${t.instance}`), skip: succeededInstallers(history, parent.id, failed) });
+  const names = failed.map((t) => `${t.server}\\${t.instance}`);
+  const whole = withWholeGroups(history.rollingOf(parent.id) as RecordedRolling | null, names);
+  if (whole.length > names.length) {
+    io.say(`Availability groups and FCIs are rolled whole: their other replicas are taken too (${whole.slice(names.length).join(', ')}); those already patched are up to date.`);
+  }
+  return startNewRun(req, io, { mode: 'retry', parent, servers: whole, skip: succeededInstallers(history, parent.id, failed) });
+}
+
+/**
+ * The targets to retry with every replica of each availability group (and the FCI) they belong to in
+ * the run retried: a group is planned only whole, and its replicas patched by then plan as up to date.
+ */
+function withWholeGroups(rolling: RecordedRolling | null, names: readonly string[]): string[] {
+  const result = [...names];
+  if (!rolling) return result;
+  const has = (name: string) => result.some((n) => n.toLowerCase() === name.toLowerCase());
+  for (const g of rolling.availability_groups) {
+    const replicas = g.replicas.map((r) => r.replica);
+    if (!replicas.some((r) => names.some((n) => n.toLowerCase() === r.toLowerCase()))) continue;
+    for (const r of replicas) if (!has(r)) result.push(r);
+  }
+  return result;
 }
 
 /**

@@ -125,6 +125,43 @@ describe('a rolling update under faults', () => {
     expect(replicaModes(root)).toMatchObject({ 'AG1 SQL1': 'primary automatic', 'AG1 SQL2': 'secondary automatic', 'AG2 SQLA': 'primary automatic', 'AG2 SQLB': 'secondary automatic' });
     expect(labExecutions(root).filter((e) => e.server === 'SQL1')).toEqual([]);
     expect(readLabWorld(root, "SELECT 1 FROM lab_events WHERE kind = 'failover' AND detail LIKE '%AG1%'")).toEqual([]);
+
+    // Once the cause is gone (the lab's failing exit code was consumed), --retry-failed takes the group whole.
+    const retry = runCli(['--deploy-hotfixes', '--retry-failed', '--yes', '--config', config]);
+    expect(retry.code, retry.stdout + retry.stderr).toBe(0);
+    expect(retry.stdout).toContain('Availability groups and FCIs are rolled whole: their other replicas are taken too');
+    expect(oracle(root)).toEqual([]);
+    expect(builds(root)).toMatchObject({ 'SQL1\\MSSQLSERVER': '15.0.4395.2', 'SQL2\\MSSQLSERVER': '15.0.4395.2' });
+    expect(replicaModes(root)).toMatchObject({ 'AG1 SQL1': 'primary automatic', 'AG1 SQL2': 'secondary automatic' });
+  });
+
+  it('a host lost mid-run (it never comes back from its restart) stops its group with the reason; modes restored, the other group goes on', () => {
+    const { config, root } = twoGroups({ DR1: { comes_back: false } }, { restart: 'always', restart_timeout_minutes: 0.03 });
+    const result = runCli(['--deploy-hotfixes', '--yes', '--config', config]);
+    expect(result.code, result.stdout + result.stderr).toBe(1);
+    expect(oracle(root)).toEqual([]);
+    expect(targetStatus(root)).toEqual({ DR1: 'failed', SOLO1: 'success', SQL1: 'skipped', SQL2: 'skipped', SQLA: 'success', SQLB: 'success' });
+    expect(replicaModes(root)).toMatchObject({ 'AG1 SQL1': 'primary automatic', 'AG1 SQL2': 'secondary automatic', 'AG2 SQLA': 'primary automatic' });
+    expect(result.stdout).toMatch(/Availability group AG1: stopped \(DR1\\MSSQLSERVER failed: DR1: did not come back healthy/);
+  });
+
+  it('orders hosts holding replicas of several groups whose primaries cross, freeing a host through a synchronized secondary', () => {
+    const member = (server: string, groups: [string, string][]) => ({
+      server,
+      edition: ENTERPRISE,
+      simulation: { availability_group: groups.map(([name, role]) => ({ name, role, failover_mode: 'automatic', resync_seconds: 40 })) },
+    });
+    const { config, root } = labFleet([
+      member('H1', [['AG1', 'primary'], ['AG2', 'secondary']]),
+      member('H2', [['AG1', 'secondary'], ['AG2', 'primary']]),
+    ]);
+    const result = runCli(['--deploy-hotfixes', '--yes', '--config', config]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(oracle(root)).toEqual([]);
+    expect(builds(root)).toEqual({ 'H1\\MSSQLSERVER': '15.0.4395.2', 'H2\\MSSQLSERVER': '15.0.4395.2' });
+    expect(replicaModes(root)).toEqual({ 'AG1 H1': 'primary automatic', 'AG1 H2': 'secondary automatic', 'AG2 H1': 'secondary automatic', 'AG2 H2': 'primary automatic' });
+    const reasons = readHistory<{ reason: string }>(root, "SELECT reason FROM hotfix_actions WHERE kind = 'failover' AND status = 'success' ORDER BY seq").map((a) => a.reason);
+    expect(reasons).toContain('free_host');
   });
 
   it('a replica that never resynchronizes stops its group within sync_timeout_minutes, with the reason; the other group and the standalone host go on', () => {
