@@ -145,6 +145,17 @@ describe('a rolling update under faults', () => {
     expect(result.stdout).toMatch(/Availability group AG1: stopped \(DR1\\MSSQLSERVER failed: DR1: did not come back healthy/);
   });
 
+  it('keeps a group in one wave: the earliest any of its hosts falls in', () => {
+    const { config, root } = twoGroups({}, { waves: [{ name: 'canary', servers: ['SQL2', 'SOLO1'], max_failed: 0, soak_minutes: 0.01 }, { name: 'rest' }] });
+    const result = runCli(['--deploy-hotfixes', '--yes', '--config', config]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(oracle(root)).toEqual([]);
+    const waveOf = Object.fromEntries(readHistory<{ server: string; wave: number }>(root, 'SELECT server, wave FROM hotfix_targets').map((t) => [t.server, t.wave]));
+    // SQL2 brings all of AG1 into the canary wave; AG2 stays in the rest.
+    expect(waveOf).toEqual({ DR1: 0, SOLO1: 0, SQL1: 0, SQL2: 0, SQLA: 1, SQLB: 1 });
+    expect(Object.values(targetStatus(root)).every((s) => s === 'success')).toBe(true);
+  });
+
   it('orders hosts holding replicas of several groups whose primaries cross, freeing a host through a synchronized secondary', () => {
     const member = (server: string, groups: [string, string][]) => ({
       server,
