@@ -37,6 +37,8 @@ interface Spec {
   readonly groups: { hosts: string[]; sync: boolean[]; automatic: boolean[] }[];
   readonly fcis: string[][];
   readonly failing: string | null;
+  /** The first FCI's installer fails (on the first node it runs on). */
+  readonly failingFci: boolean;
   readonly neverResyncs: string | null;
   readonly unreachable: string | null;
   readonly kill: { point: string; pass: number } | null;
@@ -63,6 +65,7 @@ const specArbitrary: fc.Arbitrary<Spec> = fc.record({
     .map((list): string[][] => [...new Map(list.map((l) => [l.join(), [...l]])).values()]),
   // Each fault in about one case of three or four, the kill in one of two: most cases keep some groups untouched.
   failing: sometimes(fc.constantFrom(...HOSTS, 'SOLO'), 2),
+  failingFci: fc.oneof({ arbitrary: fc.constant(false), weight: 3 }, { arbitrary: fc.constant(true), weight: 1 }),
   neverResyncs: sometimes(fc.constantFrom(...HOSTS), 2),
   unreachable: sometimes(fc.constantFrom(...HOSTS, 'SOLO'), 3),
   kill: sometimes(fc.record({ point: fc.constantFrom(...KILL_POINTS), pass: fc.integer({ min: 1, max: 2 }) }), 1),
@@ -93,7 +96,8 @@ function targetsOf(spec: Spec): LabTarget[] {
   });
   const targets: LabTarget[] = [...replicas].map(([server, groups]) => ({ server, edition: 'Enterprise Edition (64-bit)', simulation: { availability_group: groups, ...faults(server) } }));
   spec.fcis.forEach((nodes, i) => {
-    targets.push({ server: `FCI${i}`, instance: 'SQL', edition: 'Enterprise Edition (64-bit)', simulation: { failover_cluster: { nodes, owner: nodes[0] } } });
+    const failing = spec.failingFci && i === 0 ? { installers: { 'CU30.exe': { exit_codes: [1603] } } } : {};
+    targets.push({ server: `FCI${i}`, instance: 'SQL', edition: 'Enterprise Edition (64-bit)', simulation: { failover_cluster: { nodes, owner: nodes[0] }, ...failing } });
   });
   targets.push({ server: 'SOLO', simulation: faults('SOLO') });
   return targets;
@@ -166,7 +170,14 @@ describe('rolling updates through the CLI on generated fleets and faults', () =>
           for (const h of group.hosts) expect(after[`${h}\\MSSQLSERVER`], `${name} on ${h}`).toBe(TARGET);
         }
         if (spec.failing !== 'SOLO' && spec.unreachable !== 'SOLO') expect(after['SOLO\\MSSQLSERVER']).toBe(TARGET);
-        for (const nodes of spec.fcis) for (const n of nodes) expect(after[`${n}\\SQL`], n).toBe(TARGET);
+        spec.fcis.forEach((nodes, i) => {
+          if (spec.failingFci && i === 0) {
+            // Its first node's installer failed: the role never moved and the owner was never patched.
+            expect(after[`${nodes[0]}\\SQL`], nodes[0]).not.toBe(TARGET);
+            return;
+          }
+          for (const n of nodes) expect(after[`${n}\\SQL`], n).toBe(TARGET);
+        });
       }),
       { numRuns: RUNS, seed },
     );
