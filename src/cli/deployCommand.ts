@@ -203,6 +203,7 @@ async function runDeployment(
         requireSignedInstallers: config.settings.require_signed_installers,
         maxConcurrent: maxConcurrent(options, config),
         timeoutAction: config.settings.timeout_action,
+        installerStart: config.settings.installer_start,
         allowedSigners: config.settings.allowed_signers,
         ...restartSettings(options, config, history.run(runId)?.options),
       },

@@ -318,7 +318,7 @@ function unlistedInstanceProblems(file: string, targetsFile: TargetsFile): Confi
 }
 
 // Host-level lab keys: two targets on one host must agree on them.
-const HOST_SIMULATION_KEYS = ['reachable', 'free_disk_gb', 'pending_reboot', 'services_running', 'installer_busy', 'installers', 'unlisted_instances', 'staging_folder'] as const;
+const HOST_SIMULATION_KEYS = ['reachable', 'free_disk_gb', 'pending_reboot', 'services_running', 'installer_busy', 'installers', 'unlisted_instances', 'staging_folder', 'asr_wmi_rule'] as const;
 
 function targetProblems(file: string, targetsFile: TargetsFile, settings: HotfixSettings): ConfigProblem[] {
   const problems: ConfigProblem[] = [];

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TIMEOUT_ACTIONS, TRANSPORT_NAMES } from '../remote/transport.js';
+import { INSTALLER_START_METHODS, TIMEOUT_ACTIONS, TRANSPORT_NAMES } from '../remote/transport.js';
 import { VERSION_FAMILIES } from '../sqlserver/family.js';
 
 /**
@@ -147,6 +147,12 @@ export const hotfixSettingsSchema = z.strictObject({
     .describe(
       "What a step timeout does: kill_when_safe stops the installer's process tree only outside a Windows Installer transaction and otherwise leaves it running for --resume to settle; leave_running never stops it; kill always does.",
     ),
+  installer_start: z
+    .enum(INSTALLER_START_METHODS)
+    .default('scheduled_task')
+    .describe(
+      "How targets start setup: scheduled_task runs its wrapper as a one-shot scheduled task as SYSTEM at the highest run level; wmi starts it through Win32_Process.Create as the connected account (the fallback where scheduled tasks are not allowed; Defender's ASR rule for PSExec and WMI blocks it).",
+    ),
   allowed_signers: z
     .array(nonEmpty)
     .min(1, 'expected at least one signer subject')
@@ -276,6 +282,10 @@ export const simulationSchema = z
     comes_back: z.boolean().optional().describe('Host: false for a host that never comes back from a restart.'),
     installers: z.record(z.string(), labInstallerBehaviourSchema).optional(),
     unlisted_instances: z.array(labUnlistedInstanceSchema).optional().describe('Host: instances on it that no target names.'),
+    asr_wmi_rule: z
+      .enum(['block', 'warn', 'audit', 'off'])
+      .optional()
+      .describe("Host: Defender's ASR rule \"Block process creations originating from PSExec and WMI commands\" in this mode (absent: not configured)."),
     staging_folder: labStagingFolderSchema
       .optional()
       .describe('Host: the staging folder is already there, with this owner and these writers (absent: the tool creates it, protected).'),

@@ -1,4 +1,4 @@
-import type { TimeoutAction } from '../remote/transport.js';
+import type { InstallerStartMethod, TimeoutAction } from '../remote/transport.js';
 import type { RestartPolicy } from '../config/schemas.js';
 import type { TransportProvider } from '../remote/transports.js';
 import type { History } from '../store/history.js';
@@ -19,6 +19,8 @@ export interface DeploySettings {
   readonly maxConcurrent: number;
   /** What a step timeout does to the installer (audit_config.json `timeout_action`). */
   readonly timeoutAction: TimeoutAction;
+  /** How targets start setup's wrapper (audit_config.json `installer_start`); absent: scheduled_task. */
+  readonly installerStart?: InstallerStartMethod | undefined;
   /** Authenticode signer subjects an installer may have (audit_config.json `allowed_signers`). */
   readonly allowedSigners: readonly string[];
   /** never (report only) | when_required | always: restarts after patching. */

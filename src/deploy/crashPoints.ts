@@ -37,6 +37,8 @@ export const CRASH_POINTS = [
   'role-moved',
   'restore-recorded',
   'restore-done',
+  // In the lab's target side (the simulated transport): the package is extracted, setup not started.
+  'setup-extracted',
 ] as const;
 export type CrashPoint = (typeof CRASH_POINTS)[number];
 

@@ -19,6 +19,11 @@ export const LAB_EVENT_KINDS = [
   'file_staged',
   // The tool created the host's staging folder, protected (SYSTEM and Administrators only): `{"path"}`.
   'staging_folder_created',
+  // The wrapper extracted the package with /x: before setup: `{"path", "execution_id"}`.
+  'extracted',
+  // That folder was removed: `{"path", "execution_id", "reason"}` (setup ended, setup was stopped, or
+  // swept as left by an execution that is over).
+  'extraction_removed',
 ] as const;
 export type LabEventKind = (typeof LAB_EVENT_KINDS)[number];
 

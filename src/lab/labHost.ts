@@ -48,6 +48,8 @@ export interface LabHostFacts {
   readonly instances: readonly LabInstanceFacts[];
   /** Where the lab installer writes setup's Summary.txt for this host. */
   readonly setupLogDirectory: string;
+  /** Defender's ASR rule for PSExec and WMI process creation (lab key asr_wmi_rule); null when not configured. */
+  readonly asrWmiRule: string | null;
 }
 
 export class LabHostError extends Error {}
@@ -86,6 +88,7 @@ export function hostFacts(context: LabHostContext): LabHostFacts {
         edition: row.edition,
       })),
       setupLogDirectory: setupLogDirectory(context),
+      asrWmiRule: host.asr_wmi_rule,
     };
   } finally {
     world.close();

@@ -40,6 +40,8 @@ export interface LabHostRow {
   readonly back_at_ms: number | null;
   /** JSON {owner, writable_by} of the staging folder once it exists (the lab key, or created by the tool); null while absent. */
   readonly staging_folder: string | null;
+  /** Defender's ASR rule for PSExec and WMI process creation: block, warn, audit, off; null when not configured. */
+  readonly asr_wmi_rule: string | null;
 }
 
 /** The staging folder of a lab host: who owns it, and who besides SYSTEM and Administrators can write to it. */
@@ -87,6 +89,8 @@ export interface LabExecutionRow {
   readonly msi_transaction: 0 | 1;
   /** What it would patch (JSON {family, sets_build, instance}), whatever its exit code; null when it is no lab installer. */
   readonly scope: string | null;
+  /** How the wrapper was started: scheduled_task or wmi (null over the SSH test bed, whose surfaces start it). */
+  readonly started_by: string | null;
 }
 
 const SCHEMA = `
@@ -108,6 +112,10 @@ CREATE TABLE IF NOT EXISTS lab_executions (
   parameters TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT, exit_code INTEGER,
   planned_finish_ms INTEGER, planned_exit_code INTEGER NOT NULL, effect TEXT, killed INTEGER NOT NULL DEFAULT 0,
   UNIQUE (server, execution_id));
+-- Folders setup packages were extracted into (/x:) under the staging root; removed_at null while on disk.
+CREATE TABLE IF NOT EXISTS lab_extractions (
+  id INTEGER PRIMARY KEY, server TEXT NOT NULL COLLATE NOCASE, execution_id TEXT NOT NULL, path TEXT NOT NULL,
+  created_at TEXT NOT NULL, removed_at TEXT);
 -- settle() looks for unfinished executions whose time has come on every look at the world; without
 -- this index that is a scan of every execution ever run.
 CREATE INDEX IF NOT EXISTS lab_executions_unfinished ON lab_executions (planned_finish_ms) WHERE finished_at IS NULL;
@@ -126,6 +134,8 @@ const ADDED_COLUMNS: readonly { table: string; column: string; definition: strin
   { table: 'lab_hosts', column: 'restarting_since_ms', definition: 'INTEGER' },
   { table: 'lab_hosts', column: 'back_at_ms', definition: 'INTEGER' },
   { table: 'lab_hosts', column: 'staging_folder', definition: 'TEXT' },
+  { table: 'lab_hosts', column: 'asr_wmi_rule', definition: 'TEXT' },
+  { table: 'lab_executions', column: 'started_by', definition: 'TEXT' },
 ];
 
 // Windows error for a file that is not a program (a corrupted installer): ERROR_BAD_EXE_FORMAT.
@@ -200,8 +210,8 @@ export class LabWorld {
   private seed(targets: readonly TargetEntry[]): void {
     const insertHost = this.statements.prepare(
       `INSERT OR IGNORE INTO lab_hosts (server, reachable, free_disk_gb, pending_reboot, services_running, installer_busy, installers,
-         boot_ms, restart_seconds, comes_back, staging_folder)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         boot_ms, restart_seconds, comes_back, staging_folder, asr_wmi_rule)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const insertInstance = this.statements.prepare(
       'INSERT OR IGNORE INTO lab_instances (server, instance, version, edition, agent_state, engine_state) VALUES (?, ?, ?, ?, ?, ?)',
@@ -256,6 +266,7 @@ export class LabWorld {
             sim.restart_seconds ?? DEFAULT_RESTART_SECONDS,
             sim.comes_back === false ? 0 : 1,
             sim.staging_folder ? JSON.stringify({ owner: sim.staging_folder.owner, writable_by: sim.staging_folder.writable_by }) : null,
+            sim.asr_wmi_rule ?? null,
           );
         }
         this.topology.seed(targets);
@@ -412,6 +423,8 @@ export class LabWorld {
               .prepare('UPDATE lab_executions SET finished_at = ?, exit_code = planned_exit_code WHERE id = ? AND finished_at IS NULL')
               .run(new Date(execution.planned_finish_ms!).toISOString(), execution.id);
             if (finished.changes === 1 && execution.effect) this.applyEffect(execution.server, JSON.parse(execution.effect) as Effect);
+            // The wrapper removes the extraction folder once setup has ended.
+            if (finished.changes === 1) this.removeExtraction(execution.server, execution.execution_id, 'setup ended', execution.planned_finish_ms!);
             if (finished.changes === 1 && !this.installerRunning(execution.server)) this.topology.instanceStarted(execution.server, execution.planned_finish_ms!);
           }
         })
@@ -470,7 +483,7 @@ export class LabWorld {
    * Starts an installer on a host, as Windows would: a second start with the same execution id
    * attaches to the first; a start while another installer runs on the host fails with 1618.
    */
-  startExecution(server: string, executionId: string, filePath: string, parameters: string): LabExecutionRow {
+  startExecution(server: string, executionId: string, filePath: string, parameters: string, startedBy: string | null = null): LabExecutionRow {
     this.settle();
     return this.db
       .transaction(() => {
@@ -510,8 +523,8 @@ export class LabWorld {
         const plannedFinish = hang ? null : now + Math.round(seconds * this.timeScale * 1000);
         this.statements
           .prepare(
-            `INSERT INTO lab_executions (execution_id, server, installer, parameters, started_at, planned_finish_ms, planned_exit_code, effect, msi_transaction, scope)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            `INSERT INTO lab_executions (execution_id, server, installer, parameters, started_at, planned_finish_ms, planned_exit_code, effect, msi_transaction, scope, started_by)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
           .run(
             executionId,
@@ -524,6 +537,7 @@ export class LabWorld {
             effect ? JSON.stringify(effect) : null,
             msiTransaction ? 1 : 0,
             scope ? JSON.stringify(scope) : null,
+            startedBy,
           );
         // Setup stops the instances it patches (a refused start never got that far).
         if (staged && labFile && exitCode !== EXIT_INSTALL_ALREADY_RUNNING) this.topology.instanceStopped(server, instanceFilter(parameters), now);
@@ -563,6 +577,8 @@ export class LabWorld {
           .prepare('UPDATE lab_executions SET finished_at = ?, killed = 1, exit_code = NULL WHERE server = ? AND execution_id = ? AND finished_at IS NULL')
           .run(this.nowIso(), server, executionId);
         if (killed.changes !== 1) return;
+        // Stopping the process tree stops the wrapper too; the stop removes the folder it leaves.
+        this.removeExtraction(server, executionId, 'setup was stopped', this.clock());
         const execution = this.statements.prepare('SELECT * FROM lab_executions WHERE server = ? AND execution_id = ?').get(server, executionId) as LabExecutionRow;
         if (execution.msi_transaction === 1 && execution.scope) {
           const reason = `${execution.installer} (execution ${executionId}) was stopped inside a Windows Installer transaction`;
@@ -574,6 +590,61 @@ export class LabWorld {
           }
         }
         if (!this.installerRunning(server)) this.topology.instanceStarted(server, this.clock());
+      })
+      .immediate();
+  }
+
+  /**
+   * The wrapper extracted the package (setup /x:) into `folder` for this execution, before setup starts.
+   * Recorded in `lab_extractions` and as an `extracted` event.
+   */
+  extract(server: string, executionId: string, folder: string): void {
+    this.db
+      .transaction(() => {
+        this.statements
+          .prepare('INSERT INTO lab_extractions (server, execution_id, path, created_at) VALUES (?, ?, ?, ?)')
+          .run(server, executionId, folder, this.nowIso());
+        this.appendEvent({ server, kind: 'extracted', detail: { path: folder, execution_id: executionId } });
+      })
+      .immediate();
+  }
+
+  /** Folders extracted on a host that are still on disk. */
+  extractionsOnDisk(server: string): { execution_id: string; path: string }[] {
+    return this.statements.prepare('SELECT execution_id, path FROM lab_extractions WHERE server = ? AND removed_at IS NULL ORDER BY id').all(server) as {
+      execution_id: string;
+      path: string;
+    }[];
+  }
+
+  private removeExtraction(server: string, executionId: string, reason: string, atMs: number): void {
+    const rows = this.statements
+      .prepare('SELECT id, path FROM lab_extractions WHERE server = ? AND execution_id = ? AND removed_at IS NULL')
+      .all(server, executionId) as { id: number; path: string }[];
+    for (const row of rows) {
+      this.statements.prepare('UPDATE lab_extractions SET removed_at = ? WHERE id = ? AND removed_at IS NULL').run(new Date(atMs).toISOString(), row.id);
+      appendLabEvent(this.db, { server, kind: 'extraction_removed', detail: { path: row.path, execution_id: executionId, reason } }, atMs);
+    }
+  }
+
+  /**
+   * Removes the extraction folders of executions that are over or never started (what a crash or a
+   * stopped wrapper left), as the install and installerStatus operations do; returns their paths.
+   */
+  sweepExtractions(server: string): string[] {
+    this.settle();
+    return this.db
+      .transaction(() => {
+        const removed: string[] = [];
+        for (const row of this.extractionsOnDisk(server)) {
+          const execution = this.statements.prepare('SELECT finished_at FROM lab_executions WHERE server = ? AND execution_id = ?').get(server, row.execution_id) as
+            | { finished_at: string | null }
+            | undefined;
+          if (execution && execution.finished_at === null) continue;
+          this.removeExtraction(server, row.execution_id, 'left by an execution that is over', this.clock());
+          removed.push(row.path);
+        }
+        return removed;
       })
       .immediate();
   }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { crashPoint } from '../deploy/crashPoints.js';
 import { ConnectivityError, RemoteOperationError } from '../errors.js';
 import { labSignatureOf } from '../lab/installerFile.js';
 import { labStagingFolderFacts } from '../lab/stagingFolder.js';
@@ -31,7 +32,7 @@ import type {
   TopologyResult,
   Transport,
 } from './transport.js';
-import { timeoutDecision } from './transport.js';
+import { asrBlocksWmi, timeoutDecision } from './transport.js';
 
 const GB = 1024 ** 3;
 // The lab's system drive has a fixed amount free beyond the staging drive's figure.
@@ -111,6 +112,7 @@ class SimulatedSession implements HostSession {
       installerBusy: host.installer_busy === 1,
       services: request.instances.flatMap((i) => this.servicesOf(i)),
       stagingFolder: labStagingFolderFacts(this.world, this.server, request.stagingDir),
+      asrWmiRule: host.asr_wmi_rule,
     };
   }
 
@@ -143,7 +145,25 @@ class SimulatedSession implements HostSession {
         { remoteType: 'StagedFileChanged' },
       );
     }
-    let execution = this.world.startExecution(this.server, request.executionId, request.remotePath, request.parameters);
+    const startMethod = request.startMethod ?? 'scheduled_task';
+    if (startMethod === 'wmi' && asrBlocksWmi(this.world.host(this.server)!.asr_wmi_rule) && !this.world.execution(this.server, request.executionId)) {
+      // Defender stops the process Win32_Process.Create would start: nothing runs.
+      throw new RemoteOperationError(
+        this.server,
+        'install',
+        `the installer "${request.remotePath}" could not be started: Win32_Process.Create was blocked by Defender's attack surface reduction rule for PSExec and WMI commands (InstallerStartFailed)`,
+        { remoteType: 'InstallerStartFailed' },
+      );
+    }
+    if (!this.world.execution(this.server, request.executionId)) {
+      // As the install operation: what executions that are over left is removed, then the wrapper
+      // extracts the package (/x:) into its own folder under the staging root before setup starts.
+      this.world.sweepExtractions(this.server);
+      this.world.extract(this.server, request.executionId, path.win32.join(path.win32.dirname(request.remotePath), 'extract', request.executionId));
+      // The lab's target side lives in this process: dying here stands for a wrapper that died while extracting.
+      crashPoint('setup-extracted');
+    }
+    let execution = this.world.startExecution(this.server, request.executionId, request.remotePath, request.parameters, startMethod);
     const startedAtMs = Date.parse(execution.started_at);
     for (;;) {
       execution = this.world.execution(this.server, request.executionId)!;
@@ -167,6 +187,7 @@ class SimulatedSession implements HostSession {
 
   async installerStatus(executionId: string): Promise<InstallerStatus> {
     this.assertOpen();
+    this.world.sweepExtractions(this.server);
     const execution = this.world.execution(this.server, executionId);
     if (!execution) return { state: 'not_started' };
     if (execution.finished_at === null) return { state: 'running', startedAt: execution.started_at };

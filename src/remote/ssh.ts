@@ -566,6 +566,7 @@ export class SshHostSession implements HostSession {
       waitSeconds: pollSeconds,
       setupLogVersion: request.setupLogVersion,
       timeoutAction: request.timeoutAction ?? 'kill_when_safe',
+      startMethod: request.startMethod ?? 'scheduled_task',
       sha256: request.sha256,
     };
     let launched = false;

@@ -65,6 +65,24 @@ export interface PreflightFacts {
   readonly services: readonly ServiceState[];
   /** The staging folder: created by this pre-flight (protected), or found and checked. */
   readonly stagingFolder: StagingFolderFacts;
+  /**
+   * Defender's ASR rule "Block process creations originating from PSExec and WMI commands": `block`,
+   * `warn`, `audit` or `off`; null when the host does not report it (not configured, no Defender).
+   */
+  readonly asrWmiRule: string | null;
+}
+
+/**
+ * How the target starts setup's wrapper: `scheduled_task` (a one-shot task running as SYSTEM at the
+ * highest run level) or `wmi` (Win32_Process.Create, as the connected account), the fallback for
+ * hosts where scheduled tasks are not allowed. See audit_config.json `installer_start`.
+ */
+export const INSTALLER_START_METHODS = ['scheduled_task', 'wmi'] as const;
+export type InstallerStartMethod = (typeof INSTALLER_START_METHODS)[number];
+
+/** Whether the ASR rule's mode stops processes created through WMI (warn does too: no one is there to allow it). */
+export function asrBlocksWmi(mode: string | null): boolean {
+  return mode === 'block' || mode === 'warn';
 }
 
 /**
@@ -124,6 +142,8 @@ export interface InstallRequest {
    * refused (RemoteOperationError with remoteType `StagedFileChanged`) and never run.
    */
   readonly sha256?: string | undefined;
+  /** How the target starts the wrapper (default `scheduled_task`). */
+  readonly startMethod?: InstallerStartMethod | undefined;
 }
 
 /**

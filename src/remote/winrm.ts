@@ -384,6 +384,7 @@ export class WinRmHostSession implements HostSession {
       waitSeconds,
       setupLogVersion: request.setupLogVersion,
       timeoutAction: request.timeoutAction ?? 'kill_when_safe',
+      startMethod: request.startMethod ?? 'scheduled_task',
       sha256: request.sha256,
     };
     let failedAttempts = 0;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CRASH_POINTS } from '../../src/deploy/crashPoints.js';
 import { processAlive } from '../../src/store/runLock.js';
-import { labExecutions, labFleet, readHistory } from '../helpers/labFleet.js';
+import { labExecutions, labFleet, readHistory, readLabWorld } from '../helpers/labFleet.js';
 import { CLI } from '../helpers/runCli.js';
 
 /**
@@ -137,6 +137,8 @@ describe('fault injection: SIGKILL at many moments, then --resume', () => {
     const keys = executions.map((e) => `${e.server}/${e.installer}`);
     expect(new Set(keys).size, keys.join(', ')).toBe(keys.length);
 
+    // Every folder a package was extracted into is gone, whatever the crash left.
+    expect(readLabWorld(fleet.root, 'SELECT server, path FROM lab_extractions WHERE removed_at IS NULL')).toEqual([]);
     expect(readHistory<{ integrity_check: string }>(fleet.root, 'PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
     const kinds = readHistory<{ kind: string }>(fleet.root, 'SELECT kind FROM hotfix_events').map((e) => e.kind);
     expect(kinds.filter((k) => k === 'run_resumed')).toHaveLength(resumes);

@@ -5,6 +5,7 @@ BeforeAll {
     . (Join-Path $operations 'Operation.Common.ps1')
     . (Join-Path $operations 'Surfaces.Windows.ps1')
     . (Join-Path $operations 'InstallerExecution.ps1')
+    . (Join-Path $operations 'StagingFolder.ps1')
     . (Join-Path $operations 'Install.ps1')
     . (Join-Path $operations 'InstallerStatus.ps1')
     . (Join-Path $PSScriptRoot 'fixtures/PosixProcess.ps1')
@@ -13,9 +14,10 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'fixtures/InvokeTestOperation.ps1')
 
     function New-TestInstaller {
-        # A shell script standing in for SQL Server setup.
-        param([string]$Path, [string]$Body, [switch]$NotExecutable)
-        [System.IO.File]::WriteAllText($Path, "#!/bin/sh`n" + $Body + "`n")
+        # A shell script standing in for a SQL Server update package: on /x:<folder> it extracts itself
+        # there as setup.exe, as a package's self-extractor does; run otherwise it is setup.
+        param([string]$Path, [string]$Body, [switch]$NotExecutable, [string]$Extract = 'd="${1#/x:}"; mkdir -p "$d"; cp -p "$0" "$d/setup.exe"; exit 0')
+        [System.IO.File]::WriteAllText($Path, "#!/bin/sh`ncase `"`$1`" in /x:*) " + $Extract + ";; esac`n" + $Body + "`n")
         if (-not $NotExecutable) { & chmod +x $Path }
     }
 
@@ -81,8 +83,19 @@ Describe 'install' {
         # Logs of an older run: not this execution's.
         foreach ($file in @(Get-ChildItem -LiteralPath $script:Logs -Recurse -File)) { $file.LastWriteTimeUtc = [datetime]::new(2024, 6, 11, 14, 5, 1, [System.DateTimeKind]::Utc) }
         Mock Start-DetachedProcess { Start-PosixDetachedProcess -FilePath $FilePath -ArgumentList $ArgumentList -WorkingDirectory $WorkingDirectory }
+        # The scheduled task (the default start): its process is a detached one, its state read from it.
+        $script:Tasks = @{}
+        Mock Start-OneShotTask { $script:Tasks[$TaskName] = Start-PosixDetachedProcess -FilePath $FilePath -ArgumentList $ArgumentList -WorkingDirectory $WorkingDirectory }
+        Mock Get-OneShotTaskState {
+            if (-not $script:Tasks.ContainsKey($TaskName)) { return $null }
+            if (Test-PosixProcessRunning -ProcessId $script:Tasks[$TaskName]) { return [ordered]@{ state = 'Running'; lastTaskResult = 267009 } }
+            return [ordered]@{ state = 'Ready'; lastTaskResult = 0 }
+        }
+        Mock Remove-OneShotTask { $script:Tasks.Remove($TaskName) }
         Mock Get-ChildProcessId { Get-PosixChildProcessId -ProcessId $ProcessId }
         Mock Get-SetupBootstrapLogDirectory { $script:Logs }
+        # The staging folder reads as the tool's own: owned by Administrators, writable by them and SYSTEM.
+        Mock Get-DirectorySecurityFacts { if (Test-Path -LiteralPath $Path -PathType Container) { [ordered]@{ ownerSid = 'S-1-5-32-544'; owner = 'BUILTIN\Administrators'; rules = @() } } }
     }
     AfterEach {
         Remove-Item -LiteralPath $script:Work -Recurse -Force -ErrorAction SilentlyContinue
@@ -115,7 +128,12 @@ Describe 'install' {
         $record['exitCode'] | Should -Be 42
         $record['installerPid'] | Should -BeGreaterThan 0
         $record['wrapperPid'] | Should -BeGreaterThan 0
-        Should -Invoke Start-DetachedProcess -Times 1 -Exactly
+        $record['startMethod'] | Should -Be 'scheduled_task'
+        Should -Invoke Start-OneShotTask -Times 1 -Exactly -ParameterFilter { $TaskName -eq 'AutoDBAudit-run-1.step-1' }
+        Should -Invoke Start-DetachedProcess -Times 0
+        # The one-shot task is removed once its execution has ended.
+        Should -Invoke Remove-OneShotTask -ParameterFilter { $TaskName -eq 'AutoDBAudit-run-1.step-1' }
+        $script:Tasks.ContainsKey('AutoDBAudit-run-1.step-1') | Should -BeFalse
     }
 
     It 'attaches to an execution with the same id and waits for it, never starting a second installer' {
@@ -138,7 +156,7 @@ Describe 'install' {
         $third = (Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments $arguments)['result']
         $third['exitCode'] | Should -Be 7
         @(Get-Content -LiteralPath (Join-Path $script:Work 'runs.txt')).Count | Should -Be 1
-        Should -Invoke Start-DetachedProcess -Times 1 -Exactly
+        Should -Invoke Start-OneShotTask -Times 1 -Exactly
     }
 
     It 'stops the whole process tree once the timeout has passed since the start' {
@@ -154,7 +172,9 @@ Describe 'install' {
         $result['exitCode'] | Should -BeNullOrEmpty
         $result['durationMs'] | Should -BeGreaterOrEqual 2000
         @(Get-TestProcessIdByCommandLine -Text $marker).Count | Should -Be 0
-        @(Get-TestProcessIdByCommandLine -Text 'hangs.exe').Count | Should -Be 0
+        @(Get-TestProcessIdByCommandLine -Text 'extract/hangs/setup.exe').Count | Should -Be 0
+        # The stopped wrapper could not remove its extraction folder: the stop did.
+        Test-Path -LiteralPath (Join-Path $script:Staging 'extract/hangs') | Should -BeFalse
 
         $status = (Invoke-TestOperation -EntryPoint 'Invoke-InstallerStatusOperation' -Arguments ([ordered]@{ stagingDir = $script:Staging; executionId = 'hangs' }))['result']
         $status['state'] | Should -Be 'finished'
@@ -235,7 +255,66 @@ Describe 'install' {
         $envelope['error']['type'] | Should -Be 'StagedFileChanged'
         $envelope['error']['message'] | Should -BeLike ('*expected {0}*' -f $staged)
         Test-Path -LiteralPath (Join-Path $script:Work 'runs.txt') | Should -BeFalse
-        Should -Invoke Start-DetachedProcess -Times 0
+        Should -Invoke Start-OneShotTask -Times 0
+    }
+
+    It 'extracts the package with /x: into its own folder under the staging root, runs setup.exe from there, and removes the folder' {
+        $installer = Join-Path $script:Staging 'SQLServer2022-KB5048033-x64.exe'
+        New-TestInstaller -Path $installer -Body ('echo "$0|$(pwd)|$*" > "{0}/setup-run.txt"; exit 0' -f $script:Work)
+        $result = (Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments ([ordered]@{
+                    stagingDir = $script:Staging; executionId = 'run-3.step-1'; installerPath = $installer; parameters = '/quiet /Action=Patch /AllInstances'; timeoutSeconds = 60
+                }))['result']
+        $folder = Join-Path $script:Staging 'extract/run-3.step-1'
+        $result['exitCode'] | Should -Be 0
+        $result['extractDir'] | Should -Be $folder
+        [System.IO.File]::ReadAllText((Join-Path $script:Work 'setup-run.txt')).Trim() | Should -Be ('{0}|{1}|/quiet /Action=Patch /AllInstances' -f (Join-Path $folder 'setup.exe'), $folder)
+        Test-Path -LiteralPath $folder | Should -BeFalse
+        (ConvertFrom-OperationJson -Json ([System.IO.File]::ReadAllText((Join-Path $script:Staging 'executions/run-3.step-1.json'))))['phase'] | Should -Be 'setup'
+    }
+
+    It 'fails a package that does not extract as never started, runs no setup, and leaves no folder' {
+        $installer = Join-Path $script:Staging 'broken.exe'
+        New-TestInstaller -Path $installer -Body ('echo run >> "{0}/runs.txt"; exit 0' -f $script:Work) -Extract 'd="${1#/x:}"; mkdir -p "$d"; echo partial > "$d/half.cab"; exit 5'
+        $envelope = Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments ([ordered]@{
+                stagingDir = $script:Staging; executionId = 'broken'; installerPath = $installer; parameters = ''; timeoutSeconds = 60
+            })
+        $envelope['ok'] | Should -BeFalse
+        $envelope['error']['type'] | Should -Be 'InstallerStartFailed'
+        $envelope['error']['message'] | Should -BeLike '*broken.exe" could not be started: extracting the package with /x: exited 5; setup.exe never ran'
+        Test-Path -LiteralPath (Join-Path $script:Work 'runs.txt') | Should -BeFalse
+        Test-Path -LiteralPath (Join-Path $script:Staging 'extract/broken') | Should -BeFalse
+    }
+
+    It 'cleans what a crash left: a wrapper that died while extracting is started again, and folders of executions that are over are removed' {
+        $installer = Join-Path $script:Staging 'cu.exe'
+        New-TestInstaller -Path $installer -Body ('echo run >> "{0}/runs.txt"; exit 0' -f $script:Work)
+        $ended = Start-Process -FilePath '/bin/true' -PassThru
+        $ended.WaitForExit()
+        $null = New-Item -ItemType Directory -Path (Join-Path $script:Staging 'executions') -Force
+        # This execution's wrapper died half-way through extracting (a host restart).
+        $dead = [ordered]@{
+            executionId = 'crashed'; launchToken = 'x'; state = 'running'; phase = 'extracting'; installerPath = $installer; parameters = ''
+            extractDir = (Join-Path $script:Staging 'extract/crashed'); startedAt = '2025-01-14T09:30:12.000Z'; wrapperPid = $ended.Id
+            wrapperStartedAt = '2025-01-14T09:30:11.000Z'; installerPid = $null; exitCode = $null; finishedAt = $null; timedOut = $false; abandoned = $false; error = $null
+        }
+        [System.IO.File]::WriteAllText((Join-Path $script:Staging 'executions/crashed.json'), (ConvertTo-OperationJson -Value $dead))
+        $null = New-Item -ItemType Directory -Path (Join-Path $script:Staging 'extract/crashed') -Force
+        [System.IO.File]::WriteAllText((Join-Path $script:Staging 'extract/crashed/half.cab'), 'partial')
+        # An older execution that finished, whose folder a restart kept from being removed; and one nobody knows.
+        $finished = [ordered]@{ executionId = 'older'; state = 'finished'; exitCode = 0 }
+        [System.IO.File]::WriteAllText((Join-Path $script:Staging 'executions/older.json'), (ConvertTo-OperationJson -Value $finished))
+        $null = New-Item -ItemType Directory -Path (Join-Path $script:Staging 'extract/older') -Force
+        $null = New-Item -ItemType Directory -Path (Join-Path $script:Staging 'extract/unknown') -Force
+
+        $result = (Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments ([ordered]@{
+                    stagingDir = $script:Staging; executionId = 'crashed'; installerPath = $installer; parameters = ''; timeoutSeconds = 60
+                }))['result']
+        $result['outcome'] | Should -Be 'exited'
+        $result['attached'] | Should -BeFalse
+        $result['exitCode'] | Should -Be 0
+        @(Get-Content -LiteralPath (Join-Path $script:Work 'runs.txt')).Count | Should -Be 1
+        @($result['staleExtractionsRemoved'] | ForEach-Object { Split-Path -Leaf $_ } | Sort-Object) | Should -Be @('older', 'unknown')
+        @(Get-ChildItem -LiteralPath (Join-Path $script:Staging 'extract')).Count | Should -Be 0
     }
 
     It 'refuses a missing installer and an executionId that is not a plain name' {
@@ -247,7 +326,106 @@ Describe 'install' {
                 stagingDir = $script:Staging; executionId = '../x'; installerPath = (Join-Path $script:Staging 'absent.exe'); parameters = ''; timeoutSeconds = 30
             })
         $traversal['error']['type'] | Should -Be 'InvalidArguments'
-        Should -Invoke Start-DetachedProcess -Times 0
+        Should -Invoke Start-OneShotTask -Times 0
+    }
+
+    It 'starts the wrapper through WMI when told to (installer_start wmi), keeping the same record and result' {
+        $installer = Join-Path $script:Staging 'cu.exe'
+        New-TestInstaller -Path $installer -Body 'exit 0'
+        $result = (Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments ([ordered]@{
+                    stagingDir = $script:Staging; executionId = 'by-wmi'; installerPath = $installer; parameters = ''; timeoutSeconds = 60; startMethod = 'wmi'
+                }))['result']
+        $result['exitCode'] | Should -Be 0
+        Should -Invoke Start-DetachedProcess -Times 1 -Exactly
+        Should -Invoke Start-OneShotTask -Times 0
+        Should -Invoke Remove-OneShotTask -Times 0
+        (ConvertFrom-OperationJson -Json ([System.IO.File]::ReadAllText((Join-Path $script:Staging 'executions/by-wmi.json'))))['startMethod'] | Should -Be 'wmi'
+        (Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments ([ordered]@{
+                stagingDir = $script:Staging; executionId = 'x'; installerPath = $installer; parameters = ''; timeoutSeconds = 60; startMethod = 'psexec'
+            }))['error']['type'] | Should -Be 'InvalidArguments'
+    }
+
+    It 'reports a WMI start that Defender blocks as an installer that could not be started' {
+        Mock Start-DetachedProcess { throw (New-OperationException -Type 'ProcessStartFailed' -Message 'Win32_Process.Create returned 2') }
+        $installer = Join-Path $script:Staging 'cu.exe'
+        New-TestInstaller -Path $installer -Body 'exit 0'
+        $envelope = Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments ([ordered]@{
+                stagingDir = $script:Staging; executionId = 'blocked'; installerPath = $installer; parameters = ''; timeoutSeconds = 60; startMethod = 'wmi'
+            })
+        $envelope['error']['type'] | Should -Be 'InstallerStartFailed'
+        $envelope['error']['message'] | Should -BeLike '*could not be started through WMI: Win32_Process.Create returned 2'
+    }
+
+    It 'reports a scheduled task that ended without starting the wrapper, with its LastTaskResult, and removes it' {
+        Mock Start-OneShotTask { $script:Tasks[$TaskName] = -1 }
+        Mock Get-OneShotTaskState { [ordered]@{ state = 'Ready'; lastTaskResult = 2147942405 } }
+        $installer = Join-Path $script:Staging 'cu.exe'
+        New-TestInstaller -Path $installer -Body 'exit 0'
+        $envelope = Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments ([ordered]@{
+                stagingDir = $script:Staging; executionId = 'denied'; installerPath = $installer; parameters = ''; timeoutSeconds = 60
+            })
+        $envelope['error']['type'] | Should -Be 'InstallerStartFailed'
+        $envelope['error']['message'] | Should -BeLike ('the scheduled task AutoDBAudit-denied ended without starting {0} (LastTaskResult 0x80070005)' -f $installer)
+        Should -Invoke Remove-OneShotTask -Times 1 -ParameterFilter { $TaskName -eq 'AutoDBAudit-denied' }
+    }
+
+    It 'reports a task that could not be registered (Task Scheduler not allowed) as an installer that could not be started' {
+        Mock Start-OneShotTask { throw 'Access is denied. (0x80070005)' }
+        $installer = Join-Path $script:Staging 'cu.exe'
+        New-TestInstaller -Path $installer -Body 'exit 0'
+        $envelope = Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments ([ordered]@{
+                stagingDir = $script:Staging; executionId = 'no-tasks'; installerPath = $installer; parameters = ''; timeoutSeconds = 60
+            })
+        $envelope['error']['type'] | Should -Be 'InstallerStartFailed'
+        $envelope['error']['message'] | Should -BeLike '*AutoDBAudit-no-tasks that starts*could not be registered or started: Access is denied. (0x80070005)'
+    }
+}
+
+Describe 'Start-OneShotTask (the ScheduledTasks cmdlets mocked at the surface)' {
+    BeforeAll {
+        # The ScheduledTasks module exists on Windows only: stand-ins with its parameters, for Pester to mock.
+        function New-ScheduledTaskAction { param($Execute, $Argument, $WorkingDirectory) }
+        function New-ScheduledTaskPrincipal { param($UserId, $LogonType, $RunLevel) }
+        function New-ScheduledTaskSettingsSet { param($ExecutionTimeLimit, [switch]$AllowStartIfOnBatteries, [switch]$DontStopIfGoingOnBatteries, $MultipleInstances) }
+        function New-ScheduledTask { param($Action, $Principal, $Settings, $Description) }
+        function Register-ScheduledTask { param($TaskName, $TaskPath, $InputObject, [switch]$Force) }
+        function Start-ScheduledTask { param($TaskName, $TaskPath) }
+        function Get-ScheduledTask { param($TaskName, $TaskPath) }
+        function Get-ScheduledTaskInfo { param($TaskName, $TaskPath) }
+        function Unregister-ScheduledTask { param($TaskName, $TaskPath, [switch]$Confirm) }
+    }
+    BeforeEach {
+        Mock New-ScheduledTaskAction { [pscustomobject]@{ Kind = 'action'; Execute = $Execute; Argument = $Argument; WorkingDirectory = $WorkingDirectory } }
+        Mock New-ScheduledTaskPrincipal { [pscustomobject]@{ Kind = 'principal'; UserId = $UserId; LogonType = $LogonType; RunLevel = $RunLevel } }
+        Mock New-ScheduledTaskSettingsSet { [pscustomobject]@{ Kind = 'settings'; ExecutionTimeLimit = $ExecutionTimeLimit; MultipleInstances = $MultipleInstances } }
+        Mock New-ScheduledTask { [pscustomobject]@{ Action = $Action; Principal = $Principal; Settings = $Settings } }
+        Mock Register-ScheduledTask { [pscustomobject]@{ TaskName = $TaskName } }
+        Mock Start-ScheduledTask { $null = $TaskName }
+    }
+
+    It 'registers a task that runs the command as SYSTEM at the highest run level, with no time limit, and starts it' {
+        Start-OneShotTask -TaskName 'AutoDBAudit-run-4.step-1' -FilePath 'C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe' -ArgumentList '-NoProfile -EncodedCommand AAAA' -WorkingDirectory 'C:\ProgramData\AutoDBAudit\staging\executions'
+        Should -Invoke New-ScheduledTaskAction -Times 1 -Exactly -ParameterFilter { $Execute -like '*powershell.exe' -and $Argument -eq '-NoProfile -EncodedCommand AAAA' -and $WorkingDirectory -eq 'C:\ProgramData\AutoDBAudit\staging\executions' }
+        Should -Invoke New-ScheduledTaskPrincipal -Times 1 -Exactly -ParameterFilter { $UserId -eq 'NT AUTHORITY\SYSTEM' -and $LogonType -eq 'ServiceAccount' -and $RunLevel -eq 'Highest' }
+        Should -Invoke New-ScheduledTaskSettingsSet -Times 1 -Exactly -ParameterFilter { $ExecutionTimeLimit -eq [TimeSpan]::Zero -and $MultipleInstances -eq 'IgnoreNew' }
+        Should -Invoke Register-ScheduledTask -Times 1 -Exactly -ParameterFilter { $TaskName -eq 'AutoDBAudit-run-4.step-1' -and $TaskPath -eq '\AutoDBAudit\' -and $InputObject.Principal.RunLevel -eq 'Highest' -and $InputObject.Action.Kind -eq 'action' }
+        Should -Invoke Start-ScheduledTask -Times 1 -Exactly -ParameterFilter { $TaskName -eq 'AutoDBAudit-run-4.step-1' -and $TaskPath -eq '\AutoDBAudit\' }
+    }
+
+    It 'reads the state and LastTaskResult, and answers $null for a task that is not there' {
+        Mock Get-ScheduledTask { if ($TaskName -eq 'there') { [pscustomobject]@{ State = 'Ready' } } }
+        Mock Get-ScheduledTaskInfo { [pscustomobject]@{ LastTaskResult = 2147942405 } }
+        $state = Get-OneShotTaskState -TaskName 'there'
+        $state['state'] | Should -Be 'Ready'
+        $state['lastTaskResult'] | Should -Be 2147942405
+        Get-OneShotTaskState -TaskName 'gone' | Should -BeNullOrEmpty
+    }
+
+    It 'takes a running or not-yet-run task as starting, any other result of a finished one as a failure' {
+        Get-OneShotTaskFailure -Task ([ordered]@{ state = 'Running'; lastTaskResult = 267009 }) -TaskName 't' -InstallerPath 'x.exe' | Should -BeNullOrEmpty
+        Get-OneShotTaskFailure -Task ([ordered]@{ state = 'Ready'; lastTaskResult = 267011 }) -TaskName 't' -InstallerPath 'x.exe' | Should -BeNullOrEmpty
+        Get-OneShotTaskFailure -Task ([ordered]@{ state = 'Disabled'; lastTaskResult = 0 }) -TaskName 't' -InstallerPath 'x.exe' | Should -Be 'the scheduled task t that starts x.exe is disabled'
+        Get-OneShotTaskFailure -Task $null -TaskName 't' -InstallerPath 'x.exe' | Should -Be 'the scheduled task t that starts x.exe is gone'
     }
 }
 
@@ -263,6 +441,23 @@ Describe 'installerStatus' {
     It 'says not_started for an execution it has no record of' {
         $result = (Invoke-TestOperation -EntryPoint 'Invoke-InstallerStatusOperation' -Arguments ([ordered]@{ stagingDir = $script:Staging; executionId = 'never' }))['result']
         $result['state'] | Should -Be 'not_started'
+    }
+
+    It 'says not_started for an execution whose wrapper died while extracting, removing what it left' {
+        $ended = Start-Process -FilePath '/bin/true' -PassThru
+        $ended.WaitForExit()
+        $folder = Join-Path $script:Staging 'extract/halfway'
+        $null = New-Item -ItemType Directory -Path $folder -Force
+        $record = [ordered]@{
+            executionId = 'halfway'; launchToken = 'x'; state = 'running'; phase = 'extracting'; installerPath = '/x'; parameters = ''; extractDir = $folder
+            startedAt = '2025-01-14T09:30:12.000Z'; wrapperPid = $ended.Id; wrapperStartedAt = '2025-01-14T09:30:11.000Z'
+            installerPid = $null; exitCode = $null; finishedAt = $null; timedOut = $false; abandoned = $false; error = $null
+        }
+        [System.IO.File]::WriteAllText((Join-Path $script:Staging 'executions/halfway.json'), (ConvertTo-OperationJson -Value $record))
+        $result = (Invoke-TestOperation -EntryPoint 'Invoke-InstallerStatusOperation' -Arguments ([ordered]@{ stagingDir = $script:Staging; executionId = 'halfway' }))['result']
+        $result['state'] | Should -Be 'not_started'
+        Test-Path -LiteralPath $folder | Should -BeFalse
+        Test-Path -LiteralPath (Join-Path $script:Staging 'executions/halfway.json') | Should -BeFalse
     }
 
     It 'settles an execution whose wrapper is gone without a result as finished with no exit code' {

@@ -65,6 +65,7 @@ Describe 'preflight' {
         # The staging folder is there, owned by Administrators, writable by SYSTEM and Administrators only.
         Mock Get-DirectorySecurityFacts { [ordered]@{ ownerSid = 'S-1-5-32-544'; owner = 'BUILTIN\Administrators'; isProtected = $true; rules = @() } }
         Mock New-ProtectedDirectory { throw 'not expected: the folder is there' }
+        Mock Get-AttackSurfaceReductionRules { $null = $args }
     }
 
     It 'reports free space, pending reboot, Windows Installer and the services of the named instances' {
@@ -84,6 +85,19 @@ Describe 'preflight' {
         $result['stagingFolder']['path'] | Should -Be 'D:\Staging'
         $result['stagingFolder']['created'] | Should -BeFalse
         $result['stagingFolder']['problem'] | Should -BeNullOrEmpty
+        $result['asrWmiRule'] | Should -BeNullOrEmpty
+    }
+
+    It 'reports the mode of Defender''s ASR rule for PSExec and WMI process creation: <mode>' -ForEach @(
+        @{ action = 1; mode = 'block' }, @{ action = 6; mode = 'warn' }, @{ action = 2; mode = 'audit' }, @{ action = 0; mode = 'off' }
+    ) {
+        # Get-MpPreference lists rule ids and actions side by side; ids come in whatever case they were set in.
+        Mock Get-AttackSurfaceReductionRules {
+            [ordered]@{ id = '56a863a9-875e-4185-98a7-b882c64b5ce5'; action = 1 }
+            [ordered]@{ id = 'D1E49AAC-8F56-4280-B9BA-993A6D77406C'; action = $action }
+        }
+        $result = (Invoke-TestPreflight -Arguments ([ordered]@{ stagingDir = 'D:\Staging'; instances = @(); ignorePendingFileRename = $true }))['result']
+        $result['asrWmiRule'] | Should -Be $mode
     }
 
     It 'reports the staged installer''s Authenticode status and signer when asked' {
@@ -103,5 +117,29 @@ Describe 'preflight' {
         $envelope = Invoke-TestPreflight -Arguments ([ordered]@{ stagingDir = 'D:\Staging'; instances = @(); ignorePendingFileRename = $true; installerPath = '/nonexistent/x.exe' })
         $envelope['ok'] | Should -BeFalse
         $envelope['error']['type'] | Should -Be 'FileNotFound'
+    }
+}
+
+Describe 'Get-AttackSurfaceReductionRules (Get-MpPreference mocked)' {
+    BeforeAll {
+        # The Defender module exists on Windows only: a stand-in for Pester to mock.
+        function Get-MpPreference { $null = $args }
+    }
+
+    It 'pairs the rule ids with their actions' {
+        Mock Get-MpPreference { [pscustomobject]@{ AttackSurfaceReductionRules_Ids = @('56a863a9-875e-4185-98a7-b882c64b5ce5', 'd1e49aac-8f56-4280-b9ba-993a6d77406c'); AttackSurfaceReductionRules_Actions = @(2, 1) } }
+        $rules = @(Get-AttackSurfaceReductionRules)
+        $rules.Count | Should -Be 2
+        $rules[1]['id'] | Should -Be 'd1e49aac-8f56-4280-b9ba-993a6d77406c'
+        $rules[1]['action'] | Should -Be 1
+        Get-WmiProcessCreationRuleMode | Should -Be 'block'
+    }
+
+    It 'answers nothing when no rule is configured or Defender is not there' {
+        Mock Get-MpPreference { [pscustomobject]@{ AttackSurfaceReductionRules_Ids = $null; AttackSurfaceReductionRules_Actions = $null } }
+        @(Get-AttackSurfaceReductionRules).Count | Should -Be 0
+        Mock Get-MpPreference { throw 'The term Get-MpPreference is not recognized' }
+        @(Get-AttackSurfaceReductionRules).Count | Should -Be 0
+        Get-WmiProcessCreationRuleMode | Should -BeNullOrEmpty
     }
 }

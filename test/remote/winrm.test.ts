@@ -64,10 +64,10 @@ function newTransport(overrides: Partial<WinRmOptions> = {}): WinRmTransport {
   return new WinRmTransport({ ...options, ...overrides }, dependencies);
 }
 
-/** A shell script in the staging folder standing in for SQL Server setup. */
+/** A shell script standing in for a SQL Server update package: on /x:<folder> it extracts itself there as setup.exe. */
 function writeInstaller(name: string, body: string): { path: string; sha256: string; size: number } {
   const path = join(work, name);
-  const text = `#!/bin/sh\n${body}\n`;
+  const text = `#!/bin/sh\ncase "$1" in /x:*) d="\${1#/x:}"; mkdir -p "$d"; cp -p "$0" "$d/setup.exe"; exit 0;; esac\n${body}\n`;
   writeFileSync(path, text);
   chmodSync(path, 0o755);
   return { path, sha256: createHash('sha256').update(text).digest('hex'), size: Buffer.byteLength(text) };
@@ -135,6 +135,7 @@ describe('the winrm transport running its operations in a local pwsh', () => {
       ],
       // The folder is there (the test made it), owned by Administrators, writable by them and SYSTEM only.
       stagingFolder: { path: stagingDir, created: false, owner: 'BUILTIN\\Administrators (S-1-5-32-544)', problem: null },
+      asrWmiRule: null,
     });
     expect(await session.queryBuild('MSSQLSERVER')).toEqual({
       build: '15.0.4298.1',

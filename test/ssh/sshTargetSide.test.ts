@@ -1,4 +1,7 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabWorld } from '../../src/lab/world.js';
 import { type SshFixture, startSshFixture } from './sshFixture.js';
@@ -8,7 +11,11 @@ import { type SshFixture, startSshFixture } from './sshFixture.js';
 
 let fixture: SshFixture;
 beforeAll(async () => {
-  fixture = await startSshFixture([{ name: 'SSH-SAFE' }, { name: 'SSH-OWNED', simulation: { staging_folder: { owner: 'LAB\\mallory', writable_by: ['BUILTIN\\Users'] } } }]);
+  fixture = await startSshFixture([
+    { name: 'SSH-SAFE' },
+    { name: 'SSH-OWNED', simulation: { staging_folder: { owner: 'LAB\\mallory', writable_by: ['BUILTIN\\Users'] } } },
+    { name: 'SSH-ASR', simulation: { asr_wmi_rule: 'block' } },
+  ]);
 }, 60_000);
 afterAll(async () => {
   await fixture?.cleanup();
@@ -56,4 +63,58 @@ describe('the staging folder over SSH', () => {
       await transport.dispose();
     }
   }, 60_000);
+});
+
+describe('setup extracted with /x: over SSH', () => {
+  it('runs setup.exe from a folder of its own under the staging root and removes it afterwards', async () => {
+    const host = fixture.bed.host('SSH-SAFE');
+    const transport = fixture.transport('SSH-SAFE');
+    try {
+      const session = await transport.open({ server: 'SSH-SAFE', port: host.port, credential: 'bed' });
+      const local = fixture.installer('CU30.exe', '2019', '15.0.4395.2', 2);
+      const bytes = readFileSync(local);
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      const staged = await session.stage({ localPath: local, fileName: 'CU30.exe', sha256, sizeBytes: bytes.length, stagingDir: host.stagingDir });
+      const result = await session.runInstaller({ executionId: 'ssh-extract-1', remotePath: staged.remotePath, parameters: '/quiet /Action=Patch /AllInstances', timeoutMs: 60_000, sha256 });
+      expect(result).toMatchObject({ kind: 'exited', exitCode: 0 });
+      // The world knows the execution by the package's name, though setup.exe ran from the extraction folder.
+      const world = LabWorld.open(fixture.worldFile, [], { timeScale: 0.01 });
+      try {
+        expect(world.execution('SSH-SAFE', 'ssh-extract-1')).toMatchObject({ installer: 'CU30.exe', exit_code: 0 });
+      } finally {
+        world.close();
+      }
+      const extractRoot = path.join(host.stagingDir, 'extract');
+      expect(existsSync(extractRoot) ? readdirSync(extractRoot) : []).toEqual([]);
+      // Started as a one-shot scheduled task (the lab's stands in for Task Scheduler), removed once it ended.
+      const taskFile = path.join(tmpdir(), 'autodbaudit-lab-tasks-SSH-SAFE', 'AutoDBAudit-ssh-extract-1.json');
+      expect(existsSync(path.dirname(taskFile))).toBe(true);
+      expect(existsSync(taskFile)).toBe(false);
+    } finally {
+      await transport.dispose();
+    }
+  }, 90_000);
+});
+
+describe('Defender\'s ASR rule over SSH', () => {
+  it('pre-flight reports the rule in block mode; a WMI start is refused as never started, a scheduled-task start runs', async () => {
+    const host = fixture.bed.host('SSH-ASR');
+    const transport = fixture.transport('SSH-ASR');
+    try {
+      const session = await transport.open({ server: 'SSH-ASR', port: host.port, credential: 'bed' });
+      const facts = await session.preflight({ stagingDir: host.stagingDir, instances: [], ignorePendingFileRename: false });
+      expect(facts.asrWmiRule).toBe('block');
+      const local = fixture.installer('CU30.exe', '2019', '15.0.4395.2', 2);
+      const bytes = readFileSync(local);
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      const staged = await session.stage({ localPath: local, fileName: 'CU30.exe', sha256, sizeBytes: bytes.length, stagingDir: host.stagingDir });
+      const byWmi = session.runInstaller({ executionId: 'asr-wmi', remotePath: staged.remotePath, parameters: '/quiet', timeoutMs: 60_000, sha256, startMethod: 'wmi' });
+      await expect(byWmi).rejects.toMatchObject({ remoteType: 'InstallerStartFailed' });
+      await expect(byWmi).rejects.toThrow(/could not be started through WMI: Win32_Process\.Create was blocked by the attack surface reduction rule/);
+      const byTask = await session.runInstaller({ executionId: 'asr-task', remotePath: staged.remotePath, parameters: '/quiet', timeoutMs: 60_000, sha256 });
+      expect(byTask).toMatchObject({ kind: 'exited', exitCode: 0 });
+    } finally {
+      await transport.dispose();
+    }
+  }, 90_000);
 });

@@ -120,6 +120,7 @@ async function runExecution(ctx: DeployContext, host: HostContext, group: Execut
       signal: ctx.cancellation.signal,
       timeoutAction: ctx.settings.timeoutAction,
       sha256: stage.sha256,
+      startMethod: ctx.settings.installerStart ?? 'scheduled_task',
     });
   } catch (error) {
     const notStarted = installerStartFailure(error);

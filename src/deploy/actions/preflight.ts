@@ -1,5 +1,5 @@
 import { stagingFolderRefusal } from '../../remote/stagingFolder.js';
-import type { HostSession } from '../../remote/transport.js';
+import { asrBlocksWmi, type HostSession } from '../../remote/transport.js';
 import type { TargetRow } from '../../store/history.js';
 import { isFinalTargetStatus } from '../../store/states.js';
 import type { DeployContext } from '../context.js';
@@ -127,6 +127,14 @@ async function findingsOf(
   if (folder.problem) reasons.push(stagingFolderRefusal(folder));
   else if (folder.created) {
     ctx.history.addEvent({ runId: ctx.runId, server, level: 'info', kind: 'staging_folder_created', message: `${server}: created the staging folder ${folder.path}, writable by SYSTEM and Administrators only` });
+  }
+  if (asrBlocksWmi(facts.asrWmiRule)) {
+    const rule = `Defender's attack surface reduction rule "Block process creations originating from PSExec and WMI commands" (d1e49aac-8f56-4280-b9ba-993a6d77406c) is in ${facts.asrWmiRule} mode`;
+    if ((ctx.settings.installerStart ?? 'scheduled_task') === 'wmi') {
+      reasons.push(`${rule}, which stops setup started through WMI (installer_start "wmi"): use installer_start "scheduled_task", or set the rule to audit for the patching window`);
+    } else {
+      ctx.history.addEvent({ runId: ctx.runId, server, level: 'info', kind: 'preflight_note', message: `${server}: ${rule}; setup is started through a scheduled task, which the rule does not block` });
+    }
   }
   if (facts.installerBusy) reasons.push('Windows Installer is busy with another installation');
   const installerBytes = [...new Set(groups.map((g) => g.localPath))].map((p) => ctx.installers.peekSize(p) ?? 0).reduce((a, b) => a + b, 0);

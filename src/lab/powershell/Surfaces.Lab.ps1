@@ -130,7 +130,65 @@ function Get-AuthenticodeInfo {
     return [ordered]@{ status = $signature['status']; signer = $signature['signer']; statusMessage = ('lab signature: {0}' -f $signature['status']) }
 }
 
+function Get-AttackSurfaceReductionRules {
+    # The lab key asr_wmi_rule, as Get-MpPreference lists it.
+    $mode = (Get-LabHostFacts)['asrWmiRule']
+    if ([string]::IsNullOrEmpty([string]$mode)) { return }
+    $actions = @{ off = 0; block = 1; audit = 2; warn = 6 }
+    [ordered]@{ id = 'D1E49AAC-8F56-4280-B9BA-993A6D77406C'; action = $actions[[string]$mode] }
+}
+
+function Get-LabTaskFile {
+    param([Parameter(Mandatory = $true)][string]$TaskName)
+    $folder = Join-Path -Path ([System.IO.Path]::GetTempPath()) -ChildPath ('autodbaudit-lab-tasks-' + $env:ADA_LAB_HOST)
+    if (-not (Test-Path -LiteralPath $folder)) { $null = New-Item -ItemType Directory -Path $folder -Force }
+    return (Join-Path -Path $folder -ChildPath ($TaskName + '.json'))
+}
+
+function Start-OneShotTask {
+    # The lab's task scheduler: the command starts detached (outside the SSH session, as the Task
+    # Scheduler service's process is) and a file keeps its process id under the task's name.
+    param(
+        [Parameter(Mandatory = $true)][string]$TaskName,
+        [Parameter(Mandatory = $true)][string]$FilePath,
+        [Parameter(Mandatory = $true)][string]$ArgumentList,
+        [Parameter(Mandatory = $true)][string]$WorkingDirectory
+    )
+    $processId = Start-LabDetachedProcess -FilePath $FilePath -ArgumentList $ArgumentList -WorkingDirectory $WorkingDirectory
+    [System.IO.File]::WriteAllText((Get-LabTaskFile -TaskName $TaskName), [string]$processId)
+}
+
+function Get-OneShotTaskState {
+    param([Parameter(Mandatory = $true)][string]$TaskName)
+    $file = Get-LabTaskFile -TaskName $TaskName
+    if (-not (Test-Path -LiteralPath $file)) { return $null }
+    $processId = [int][System.IO.File]::ReadAllText($file)
+    $stat = '/proc/{0}/stat' -f $processId
+    if ((Test-Path -LiteralPath $stat) -and -not (Test-ProcessExited -ProcessId $processId)) { return [ordered]@{ state = 'Running'; lastTaskResult = 267009 } }
+    return [ordered]@{ state = 'Ready'; lastTaskResult = 0 }
+}
+
+function Remove-OneShotTask {
+    param([Parameter(Mandatory = $true)][string]$TaskName)
+    Remove-Item -LiteralPath (Get-LabTaskFile -TaskName $TaskName) -Force -ErrorAction SilentlyContinue
+}
+
 function Start-DetachedProcess {
+    # installer_start "wmi". Defender's ASR rule in block or warn mode (lab key asr_wmi_rule) stops it,
+    # as Win32_Process.Create answers then.
+    param(
+        [Parameter(Mandatory = $true)][string]$FilePath,
+        [Parameter(Mandatory = $true)][string]$ArgumentList,
+        [Parameter(Mandatory = $true)][string]$WorkingDirectory
+    )
+    $mode = [string](Get-LabHostFacts)['asrWmiRule']
+    if ($mode -eq 'block' -or $mode -eq 'warn') {
+        throw (New-OperationException -Type 'ProcessStartFailed' -Message ('Win32_Process.Create was blocked by the attack surface reduction rule for PSExec and WMI commands ({0} mode) for {1}' -f $mode, $FilePath))
+    }
+    return (Start-LabDetachedProcess -FilePath $FilePath -ArgumentList $ArgumentList -WorkingDirectory $WorkingDirectory)
+}
+
+function Start-LabDetachedProcess {
     # sh starts the process in the background and exits, so init adopts it and it belongs to no SSH
     # session (killing sshd and its sessions leaves it running); setsid gives it a session of its own.
     param(
@@ -158,6 +216,17 @@ function Start-DetachedProcess {
     return [int]$printed.Trim()
 }
 
+function Invoke-PackageExtraction {
+    # Runs in the detached wrapper, standing alone: a lab package extracts to a setup.exe that is its copy.
+    param(
+        [Parameter(Mandatory = $true)][string]$PackagePath,
+        [Parameter(Mandatory = $true)][string]$Destination
+    )
+    $null = New-Item -ItemType Directory -Path $Destination -Force
+    Copy-Item -LiteralPath $PackagePath -Destination (Join-Path -Path $Destination -ChildPath 'setup.exe') -Force
+    return 0
+}
+
 function Start-InstallerProcess {
     # Runs in the detached wrapper, which holds only this function of this file: it must stand alone.
     # "setup.exe" is labHostCli.js run-installer, acting on the world. Its exit code can be 32-bit
@@ -167,8 +236,11 @@ function Start-InstallerProcess {
         [Parameter(Mandatory = $true)][string]$FilePath,
         [Parameter(Mandatory = $true)][AllowEmptyString()][string]$ArgumentList,
         [Parameter(Mandatory = $true)][string]$WorkingDirectory,
-        [Parameter(Mandatory = $true)][string]$ExecutionId
+        [Parameter(Mandatory = $true)][string]$ExecutionId,
+        [Parameter(Mandatory = $true)][string]$PackagePath
     )
+    # The extracted setup.exe is the package's copy; the world knows the execution by the package's name.
+    $null = $FilePath
     $node = $env:ADA_LAB_NODE
     if ([string]::IsNullOrEmpty($node)) { $node = 'node' }
     $startInfo = New-Object -TypeName System.Diagnostics.ProcessStartInfo
@@ -176,7 +248,7 @@ function Start-InstallerProcess {
     $startInfo.UseShellExecute = $false
     $startInfo.RedirectStandardOutput = $true
     $startInfo.WorkingDirectory = $WorkingDirectory
-    foreach ($argument in @($env:ADA_LAB_CLI, 'run-installer', $ExecutionId, $FilePath, $ArgumentList)) { $startInfo.ArgumentList.Add($argument) }
+    foreach ($argument in @($env:ADA_LAB_CLI, 'run-installer', $ExecutionId, $PackagePath, $ArgumentList)) { $startInfo.ArgumentList.Add($argument) }
     $process = [System.Diagnostics.Process]::Start($startInfo)
     $installer = [pscustomobject]@{ Id = $process.Id; ExitCode = $null; Process = $process }
     Add-Member -InputObject $installer -MemberType ScriptMethod -Name 'WaitForExit' -Value {

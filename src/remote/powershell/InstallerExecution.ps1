@@ -189,7 +189,8 @@ function Get-InstallerWrapperScript {
         'New-OperationException', 'Add-OperationJsonString', 'Add-OperationJsonNumber', 'Add-OperationJsonValue',
         'ConvertTo-OperationJson', 'ConvertTo-UtcTimestamp', 'Read-OperationJsonToken', 'ConvertFrom-OperationJsonString',
         'Read-OperationJsonValue', 'ConvertFrom-OperationJson', 'ConvertFrom-OperationArgument', 'Get-OperationArgument',
-        'Invoke-WithFileRetry', 'New-ExecutionRecord', 'Write-ExecutionRecord', 'Start-InstallerProcess', 'Invoke-InstallerWrapper'
+        'Invoke-WithFileRetry', 'New-ExecutionRecord', 'Write-ExecutionRecord', 'Invoke-PackageExtraction', 'Remove-ExtractionFolder',
+        'Start-InstallerProcess', 'Invoke-InstallerWrapper'
     )
     $builder = New-Object -TypeName System.Text.StringBuilder
     foreach ($name in $names) {
@@ -200,7 +201,9 @@ function Get-InstallerWrapperScript {
 }
 
 function Invoke-InstallerWrapper {
-    # Runs in the detached process: owns the record, starts the installer, records how it ended.
+    # Runs in the detached process: owns the record, extracts the package into its own folder under the
+    # staging root (setup /x:), runs setup.exe from there, records how it ended and removes the folder,
+    # after a failure too.
     param([Parameter(Mandatory = $true)][string]$EncodedArguments)
     Set-StrictMode -Version 2.0
     $ErrorActionPreference = 'Stop'
@@ -208,12 +211,16 @@ function Invoke-InstallerWrapper {
     $recordPath = [string](Get-OperationArgument -Arguments $arguments -Name 'recordPath')
     $installerPath = [string](Get-OperationArgument -Arguments $arguments -Name 'installerPath')
     $parameters = [string](Get-OperationArgument -Arguments $arguments -Name 'parameters' -Optional -Default '')
+    $extractDir = [string](Get-OperationArgument -Arguments $arguments -Name 'extractDir')
     $record = [ordered]@{
         executionId      = [string](Get-OperationArgument -Arguments $arguments -Name 'executionId')
         launchToken      = [string](Get-OperationArgument -Arguments $arguments -Name 'launchToken')
         state            = 'running'
+        phase            = 'extracting'
         installerPath    = $installerPath
         parameters       = $parameters
+        extractDir       = $extractDir
+        startMethod      = [string](Get-OperationArgument -Arguments $arguments -Name 'startMethod' -Optional -Default 'wmi')
         startedAt        = ConvertTo-UtcTimestamp -Time (Get-Date)
         wrapperPid       = $PID
         wrapperStartedAt = ConvertTo-UtcTimestamp -Time (Get-Process -Id $PID).StartTime
@@ -226,7 +233,15 @@ function Invoke-InstallerWrapper {
     }
     if (-not (New-ExecutionRecord -Path $recordPath -Record $record)) { return }
     try {
-        $process = Start-InstallerProcess -FilePath $installerPath -ArgumentList $parameters -WorkingDirectory ([System.IO.Path]::GetDirectoryName($installerPath)) -ExecutionId $record['executionId']
+        # A folder left by an earlier attempt of this execution is not trusted: extracted afresh.
+        Remove-ExtractionFolder -Path $extractDir
+        $extractExit = Invoke-PackageExtraction -PackagePath $installerPath -Destination $extractDir
+        $setupPath = Join-Path -Path $extractDir -ChildPath 'setup.exe'
+        if ($extractExit -ne 0) { throw ('extracting the package with /x: exited {0}' -f $extractExit) }
+        if (-not (Test-Path -LiteralPath $setupPath -PathType Leaf)) { throw ('extracting the package with /x: left no setup.exe in "{0}"' -f $extractDir) }
+        $record['phase'] = 'setup'
+        Write-ExecutionRecord -Path $recordPath -Record $record
+        $process = Start-InstallerProcess -FilePath $setupPath -ArgumentList $parameters -WorkingDirectory $extractDir -ExecutionId $record['executionId'] -PackagePath $installerPath
         $record['installerPid'] = $process.Id
         Write-ExecutionRecord -Path $recordPath -Record $record
         $process.WaitForExit()
@@ -234,23 +249,101 @@ function Invoke-InstallerWrapper {
     } catch {
         $record['error'] = $_.Exception.GetBaseException().Message
     }
+    try {
+        Remove-ExtractionFolder -Path $extractDir
+    } catch {
+        # Left for the next operation's sweep; the outcome of setup stands.
+        $null = $_
+    }
     $record['state'] = 'finished'
     $record['finishedAt'] = ConvertTo-UtcTimestamp -Time (Get-Date)
     Write-ExecutionRecord -Path $recordPath -Record $record
 }
 
+function Remove-ExtractionFolder {
+    # Removes an extraction folder; files setup still holds for a moment are retried.
+    param([Parameter(Mandatory = $true)][string]$Path)
+    $attempt = 0
+    while (Test-Path -LiteralPath $Path) {
+        try {
+            Remove-Item -LiteralPath $Path -Recurse -Force -ErrorAction Stop
+        } catch {
+            $attempt++
+            if ($attempt -ge 20) { throw }
+            Start-Sleep -Milliseconds 250
+        }
+    }
+}
+
+function Get-ExtractionRoot {
+    param([Parameter(Mandatory = $true)][string]$StagingDir)
+    return (Join-Path -Path $StagingDir -ChildPath 'extract')
+}
+
+function Get-ExtractionFolderPath {
+    param([Parameter(Mandatory = $true)][string]$StagingDir, [Parameter(Mandatory = $true)][string]$ExecutionId)
+    Assert-ExecutionId -ExecutionId $ExecutionId
+    return (Join-Path -Path (Get-ExtractionRoot -StagingDir $StagingDir) -ChildPath $ExecutionId)
+}
+
+function Test-ExecutionNeverStarted {
+    # A wrapper that died while it extracted (a host restart, a stopped process) never started setup:
+    # nothing changed on the instances, so the execution may be started again.
+    param([Parameter(Mandatory = $true)][System.Collections.IDictionary]$Record)
+    return ($Record['state'] -ne 'finished' -and $Record.Contains('phase') -and $Record['phase'] -eq 'extracting' -and $null -eq $Record['installerPid'] -and -not (Test-ExecutionAlive -Record $Record))
+}
+
+function Clear-ExecutionNeverStarted {
+    # Removes what such a wrapper left (its record and extraction folder); $true when it did.
+    param([Parameter(Mandatory = $true)][string]$RecordPath, [Parameter(Mandatory = $true)][System.Collections.IDictionary]$Record)
+    if (-not (Test-ExecutionNeverStarted -Record $Record)) { return $false }
+    if (-not [string]::IsNullOrEmpty([string]$Record['extractDir'])) { Remove-ExtractionFolder -Path ([string]$Record['extractDir']) }
+    Remove-Item -LiteralPath $RecordPath -Force -ErrorAction SilentlyContinue
+    return $true
+}
+
+function Clear-StaleExtractionFolder {
+    # Every extraction folder whose execution is over (finished, never started, or unknown) is removed:
+    # what a crash, a restart or a stopped wrapper left behind. Returns the folders removed.
+    param([Parameter(Mandatory = $true)][string]$StagingDir)
+    $root = Get-ExtractionRoot -StagingDir $StagingDir
+    if (-not (Test-Path -LiteralPath $root -PathType Container)) { return , @() }
+    $removed = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    foreach ($folder in @(Get-ChildItem -LiteralPath $root -Directory -ErrorAction SilentlyContinue)) {
+        $record = $null
+        if ($folder.Name -match '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$') {
+            $record = Read-ExecutionRecord -Path (Get-ExecutionRecordPath -StagingDir $StagingDir -ExecutionId $folder.Name)
+        }
+        $over = ($null -eq $record -or $record['state'] -eq 'finished' -or (Test-ExecutionNeverStarted -Record $record))
+        if (-not $over) { continue }
+        Remove-ExtractionFolder -Path $folder.FullName
+        $removed.Add($folder.FullName)
+    }
+    return , $removed.ToArray()
+}
+
+function Get-OneShotTaskName {
+    param([Parameter(Mandatory = $true)][string]$ExecutionId)
+    Assert-ExecutionId -ExecutionId $ExecutionId
+    return ('AutoDBAudit-' + $ExecutionId)
+}
+
 function Start-InstallerExecution {
     # Launches the detached wrapper and returns the record it created (possibly another launch's,
-    # when two operations raced for the same executionId).
+    # when two operations raced for the same executionId). StartMethod scheduled_task (the default)
+    # starts it as a one-shot scheduled task running as SYSTEM; wmi through Win32_Process.Create.
     param(
         [Parameter(Mandatory = $true)][string]$RecordPath,
         [Parameter(Mandatory = $true)][string]$ExecutionId,
         [Parameter(Mandatory = $true)][string]$InstallerPath,
         [Parameter(Mandatory = $true)][AllowEmptyString()][string]$Parameters,
         [Parameter(Mandatory = $true)][string]$LaunchToken,
+        [Parameter(Mandatory = $true)][string]$ExtractDir,
+        [ValidateSet('scheduled_task', 'wmi')][string]$StartMethod = 'scheduled_task',
         [double]$StartTimeoutSeconds = 60
     )
     $executionDir = [System.IO.Path]::GetDirectoryName($RecordPath)
+    # In the staging folder, whose ACL lets only SYSTEM and Administrators change it: the task runs it as SYSTEM.
     $wrapperPath = Join-Path -Path $executionDir -ChildPath ($ExecutionId + '.wrapper.ps1')
     [System.IO.File]::WriteAllText($wrapperPath, (Get-InstallerWrapperScript), [System.Text.Encoding]::ASCII)
     $wrapperArguments = [ordered]@{
@@ -259,6 +352,8 @@ function Start-InstallerExecution {
         launchToken   = $LaunchToken
         installerPath = $InstallerPath
         parameters    = $Parameters
+        extractDir    = $ExtractDir
+        startMethod   = $StartMethod
     }
     $argumentsBase64 = [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes((ConvertTo-OperationJson -Value $wrapperArguments)))
     $pathBase64 = [System.Convert]::ToBase64String([System.Text.Encoding]::UTF8.GetBytes($wrapperPath))
@@ -268,26 +363,76 @@ function Start-InstallerExecution {
     ". ([scriptblock]::Create([System.IO.File]::ReadAllText(`$wrapperPath)))`n" +
     "Invoke-InstallerWrapper -EncodedArguments '" + $argumentsBase64 + "'`n"
     $encodedLoader = [System.Convert]::ToBase64String([System.Text.Encoding]::Unicode.GetBytes($loader))
-    $wrapperPid = Start-DetachedProcess -FilePath (Get-PowerShellExecutablePath) -ArgumentList ('-NoLogo -NoProfile -NonInteractive -EncodedCommand ' + $encodedLoader) -WorkingDirectory $executionDir
-    if ($null -eq $wrapperPid -or [int]$wrapperPid -le 0) {
-        throw (New-OperationException -Type 'InstallerStartFailed' -Message ('the installer wrapper for {0} could not be started' -f $InstallerPath))
+    $command = Get-PowerShellExecutablePath
+    $commandArguments = '-NoLogo -NoProfile -NonInteractive -EncodedCommand ' + $encodedLoader
+    $wrapperPid = $null
+    $taskName = $null
+    if ($StartMethod -eq 'wmi') {
+        try {
+            $wrapperPid = Start-DetachedProcess -FilePath $command -ArgumentList $commandArguments -WorkingDirectory $executionDir
+        } catch {
+            throw (New-OperationException -Type 'InstallerStartFailed' -Message ('the installer wrapper for {0} could not be started through WMI: {1}' -f $InstallerPath, $_.Exception.GetBaseException().Message))
+        }
+        if ($null -eq $wrapperPid -or [int]$wrapperPid -le 0) {
+            throw (New-OperationException -Type 'InstallerStartFailed' -Message ('the installer wrapper for {0} could not be started' -f $InstallerPath))
+        }
+    } else {
+        $taskName = Get-OneShotTaskName -ExecutionId $ExecutionId
+        try {
+            Start-OneShotTask -TaskName $taskName -FilePath $command -ArgumentList $commandArguments -WorkingDirectory $executionDir
+        } catch {
+            throw (New-OperationException -Type 'InstallerStartFailed' -Message ('the scheduled task {0} that starts {1} could not be registered or started: {2}' -f $taskName, $InstallerPath, $_.Exception.GetBaseException().Message))
+        }
     }
 
     $deadline = (Get-Date).AddSeconds($StartTimeoutSeconds)
     while ($true) {
         $record = Read-ExecutionRecord -Path $RecordPath
         if ($null -ne $record) { return $record }
-        if ($null -eq (Get-ProcessStartTimeUtc -ProcessId $wrapperPid) -or (Test-ProcessExited -ProcessId $wrapperPid)) {
+        $ended = $null
+        if ($null -ne $wrapperPid) {
+            if ($null -eq (Get-ProcessStartTimeUtc -ProcessId $wrapperPid) -or (Test-ProcessExited -ProcessId $wrapperPid)) {
+                $ended = ('the installer wrapper (process {0}) exited without starting {1}' -f $wrapperPid, $InstallerPath)
+            }
+        } else {
+            $task = Get-OneShotTaskState -TaskName $taskName
+            $ended = Get-OneShotTaskFailure -Task $task -TaskName $taskName -InstallerPath $InstallerPath
+        }
+        if ($null -ne $ended) {
             # It may have written the record just before exiting.
             $record = Read-ExecutionRecord -Path $RecordPath
             if ($null -ne $record) { return $record }
-            throw (New-OperationException -Type 'InstallerStartFailed' -Message ('the installer wrapper (process {0}) exited without starting {1}' -f $wrapperPid, $InstallerPath))
+            if ($null -ne $taskName) { Remove-OneShotTask -TaskName $taskName }
+            throw (New-OperationException -Type 'InstallerStartFailed' -Message $ended)
         }
         if ((Get-Date) -ge $deadline) {
-            throw (New-OperationException -Type 'InstallerStartFailed' -Message ('the installer wrapper (process {0}) did not start {1} within {2} s' -f $wrapperPid, $InstallerPath, $StartTimeoutSeconds))
+            $by = 'the installer wrapper (process {0})' -f $wrapperPid
+            if ($null -ne $taskName) { $by = 'the scheduled task {0}' -f $taskName }
+            throw (New-OperationException -Type 'InstallerStartFailed' -Message ('{0} did not start {1} within {2} s' -f $by, $InstallerPath, $StartTimeoutSeconds))
         }
         Start-Sleep -Milliseconds 100
     }
+}
+
+function Get-OneShotTaskFailure {
+    # Why a one-shot task that should be running the wrapper is not, or $null while it may still be
+    # starting or running. LastTaskResult 267009 (0x41301) is "running", 267011 (0x41303) "has not yet
+    # run"; any other result of a task back in Ready is how its process ended (0x80070005: access denied).
+    param([AllowNull()][System.Collections.IDictionary]$Task, [Parameter(Mandatory = $true)][string]$TaskName, [Parameter(Mandatory = $true)][string]$InstallerPath)
+    if ($null -eq $Task) { return ('the scheduled task {0} that starts {1} is gone' -f $TaskName, $InstallerPath) }
+    $state = [string]$Task['state']
+    $result = [long]$Task['lastTaskResult']
+    if ($state -eq 'Running' -or $state -eq 'Queued') { return $null }
+    if ($state -eq 'Disabled') { return ('the scheduled task {0} that starts {1} is disabled' -f $TaskName, $InstallerPath) }
+    if ($result -eq 267009 -or $result -eq 267011) { return $null }
+    return ('the scheduled task {0} ended without starting {1} (LastTaskResult 0x{2:X8})' -f $TaskName, $InstallerPath, ($result -band [long]4294967295))
+}
+
+function Remove-FinishedTask {
+    # The one-shot task of an execution that has ended is removed (started with scheduled_task only).
+    param([Parameter(Mandatory = $true)][System.Collections.IDictionary]$Record)
+    if ($Record['state'] -ne 'finished' -or -not $Record.Contains('startMethod') -or $Record['startMethod'] -ne 'scheduled_task') { return }
+    Remove-OneShotTask -TaskName (Get-OneShotTaskName -ExecutionId ([string]$Record['executionId']))
 }
 
 function Complete-ExecutionRecord {
@@ -302,6 +447,10 @@ function Complete-ExecutionRecord {
     $Record['timedOut'] = [bool]$TimedOut
     $Record['abandoned'] = -not $TimedOut
     Write-ExecutionRecord -Path $RecordPath -Record $Record
+    # Its wrapper, which removes the extraction folder, is gone: the folder goes with the record.
+    if ($Record.Contains('extractDir') -and -not [string]::IsNullOrEmpty([string]$Record['extractDir'])) {
+        try { Remove-ExtractionFolder -Path ([string]$Record['extractDir']) } catch { $null = $_ }
+    }
     return $Record
 }
 

@@ -8,6 +8,10 @@ function Invoke-InstallerStatusOperation {
     $executionId = [string](Get-OperationArgument -Arguments $Arguments -Name 'executionId')
     $recordPath = Get-ExecutionRecordPath -StagingDir $stagingDir -ExecutionId $executionId
     $record = Read-ExecutionRecord -Path $recordPath
+    # What a crash left: a wrapper that died while extracting never started setup (not_started), and
+    # the extraction folders of executions that are over.
+    if ($null -ne $record -and (Clear-ExecutionNeverStarted -RecordPath $recordPath -Record $record)) { $record = $null }
+    $null = Clear-StaleExtractionFolder -StagingDir $stagingDir
     if ($null -eq $record) {
         return [ordered]@{ state = 'not_started'; startedAt = $null; finishedAt = $null; exitCode = $null; timedOut = $false; abandoned = $false }
     }
@@ -16,6 +20,7 @@ function Invoke-InstallerStatusOperation {
         $record = Read-ExecutionRecord -Path $recordPath
         if ($record['state'] -ne 'finished') { $record = Complete-ExecutionRecord -RecordPath $recordPath -Record $record }
     }
+    Remove-FinishedTask -Record $record
     return [ordered]@{
         state      = $record['state']
         startedAt  = $record['startedAt']

@@ -22,6 +22,24 @@ function Get-PendingRebootReasons {
     return , $reasons.ToArray()
 }
 
+function Get-WmiProcessCreationRuleMode {
+    # Defender's attack surface reduction rule "Block process creations originating from PSExec and
+    # WMI commands" (d1e49aac-8f56-4280-b9ba-993a6d77406c): block, warn, audit or off as configured;
+    # $null when Defender does not report it (not configured, or no Defender).
+    $ruleId = 'd1e49aac-8f56-4280-b9ba-993a6d77406c'
+    foreach ($rule in @(Get-AttackSurfaceReductionRules)) {
+        if ($null -eq $rule -or [string]$rule['id'] -ne $ruleId) { continue }
+        switch ([int]$rule['action']) {
+            0 { return 'off' }
+            1 { return 'block' }
+            2 { return 'audit' }
+            6 { return 'warn' }
+            default { return ('action {0}' -f $rule['action']) }
+        }
+    }
+    return $null
+}
+
 function Invoke-PreflightOperation {
     param([Parameter(Mandatory = $true)][System.Collections.IDictionary]$Arguments)
     $stagingDir = [string](Get-OperationArgument -Arguments $Arguments -Name 'stagingDir')
@@ -51,5 +69,6 @@ function Invoke-PreflightOperation {
         services         = $services.ToArray()
         authenticode     = $authenticode
         stagingFolder    = $stagingFolder
+        asrWmiRule       = (Get-WmiProcessCreationRuleMode)
     }
 }

@@ -123,8 +123,10 @@ function Get-AuthenticodeInfo {
 }
 
 function Start-DetachedProcess {
-    # A process created by the WMI service is outside the WinRM shell's job object, so it goes on
-    # running when the remoting session ends or breaks. It runs as the connected account.
+    # installer_start "wmi": a process created by the WMI service is outside the WinRM shell's job
+    # object, so it goes on running when the remoting session ends or breaks. It runs as the connected
+    # account. Defender's ASR rule "Block process creations originating from PSExec and WMI commands"
+    # stops exactly this in block mode.
     param(
         [Parameter(Mandatory = $true)][string]$FilePath,
         [Parameter(Mandatory = $true)][string]$ArgumentList,
@@ -138,15 +140,88 @@ function Start-DetachedProcess {
     return [int]$created.ProcessId
 }
 
+function Start-OneShotTask {
+    # Registers a one-shot scheduled task that runs the command as SYSTEM at the highest run level, and
+    # starts it. The process it creates belongs to the Task Scheduler service, not to the remoting
+    # session (it outlives the session), has a full token, and is what hardened hosts allow where
+    # Defender's ASR rule blocks processes created through WMI. No trigger: it runs when started.
+    param(
+        [Parameter(Mandatory = $true)][string]$TaskName,
+        [Parameter(Mandatory = $true)][string]$FilePath,
+        [Parameter(Mandatory = $true)][string]$ArgumentList,
+        [Parameter(Mandatory = $true)][string]$WorkingDirectory
+    )
+    $action = New-ScheduledTaskAction -Execute $FilePath -Argument $ArgumentList -WorkingDirectory $WorkingDirectory
+    $principal = New-ScheduledTaskPrincipal -UserId 'NT AUTHORITY\SYSTEM' -LogonType ServiceAccount -RunLevel Highest
+    # No time limit (the default stops a task after 72 hours) and nothing that would stop or skip it on battery.
+    $settings = New-ScheduledTaskSettingsSet -ExecutionTimeLimit ([TimeSpan]::Zero) -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries -MultipleInstances IgnoreNew
+    $task = New-ScheduledTask -Action $action -Principal $principal -Settings $settings -Description 'AutoDBAudit: one SQL Server setup execution (removed once it has ended)'
+    $null = Register-ScheduledTask -TaskName $TaskName -TaskPath '\AutoDBAudit\' -InputObject $task -Force -ErrorAction Stop
+    Start-ScheduledTask -TaskName $TaskName -TaskPath '\AutoDBAudit\' -ErrorAction Stop
+}
+
+function Get-OneShotTaskState {
+    # The task's state (Ready, Queued, Running, Disabled) and LastTaskResult; $null when there is no such task.
+    param([Parameter(Mandatory = $true)][string]$TaskName)
+    $task = Get-ScheduledTask -TaskName $TaskName -TaskPath '\AutoDBAudit\' -ErrorAction SilentlyContinue
+    if ($null -eq $task) { return $null }
+    $info = Get-ScheduledTaskInfo -TaskName $TaskName -TaskPath '\AutoDBAudit\'
+    return [ordered]@{ state = [string]$task.State; lastTaskResult = [long]$info.LastTaskResult }
+}
+
+function Remove-OneShotTask {
+    param([Parameter(Mandatory = $true)][string]$TaskName)
+    Unregister-ScheduledTask -TaskName $TaskName -TaskPath '\AutoDBAudit\' -Confirm:$false -ErrorAction SilentlyContinue
+}
+
+function Get-AttackSurfaceReductionRules {
+    # Defender's ASR rules as configured (Get-MpPreference): id and action (0 off, 1 block, 2 audit,
+    # 6 warn). Empty when Defender or its module is not there.
+    $preference = $null
+    try {
+        $preference = Get-MpPreference -ErrorAction Stop
+    } catch {
+        return
+    }
+    $ids = @($preference.AttackSurfaceReductionRules_Ids)
+    $actions = @($preference.AttackSurfaceReductionRules_Actions)
+    for ($i = 0; $i -lt $ids.Count; $i++) {
+        if ($null -eq $ids[$i]) { continue }
+        $action = $null
+        if ($i -lt $actions.Count) { $action = [int]$actions[$i] }
+        [ordered]@{ id = [string]$ids[$i]; action = $action }
+    }
+}
+
+function Invoke-PackageExtraction {
+    # Runs in the detached wrapper: extracts a SQL Server update package into Destination with
+    # "/x:<folder> /q" (the package's own self-extractor, quiet) and returns its exit code.
+    param(
+        [Parameter(Mandatory = $true)][string]$PackagePath,
+        [Parameter(Mandatory = $true)][string]$Destination
+    )
+    $startInfo = New-Object -TypeName System.Diagnostics.ProcessStartInfo
+    $startInfo.FileName = $PackagePath
+    $startInfo.Arguments = '/x:"{0}" /q' -f $Destination
+    $startInfo.UseShellExecute = $false
+    $startInfo.CreateNoWindow = $true
+    $startInfo.WorkingDirectory = [System.IO.Path]::GetDirectoryName($PackagePath)
+    $process = [System.Diagnostics.Process]::Start($startInfo)
+    $process.WaitForExit()
+    return $process.ExitCode
+}
+
 function Start-InstallerProcess {
-    # Runs in the detached wrapper: starts the installer and returns its process, of which the wrapper
-    # reads .Id, calls .WaitForExit() and then reads .ExitCode. ExecutionId is for surfaces that keep
-    # their own record of executions (the lab's); Windows needs only the process.
+    # Runs in the detached wrapper: starts the installer (setup.exe of the extracted package) and
+    # returns its process, of which the wrapper reads .Id, calls .WaitForExit() and then reads
+    # .ExitCode. ExecutionId and PackagePath are for surfaces that keep their own record of executions
+    # (the lab's); Windows needs only the process.
     param(
         [Parameter(Mandatory = $true)][string]$FilePath,
         [Parameter(Mandatory = $true)][AllowEmptyString()][string]$ArgumentList,
         [Parameter(Mandatory = $true)][string]$WorkingDirectory,
-        [Parameter(Mandatory = $true)][string]$ExecutionId
+        [Parameter(Mandatory = $true)][string]$ExecutionId,
+        [Parameter(Mandatory = $true)][string]$PackagePath
     )
     $startInfo = New-Object -TypeName System.Diagnostics.ProcessStartInfo
     $startInfo.FileName = $FilePath

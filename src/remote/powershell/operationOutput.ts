@@ -42,6 +42,8 @@ export interface OperationArguments {
     readonly timeoutAction?: string | undefined;
     /** SHA-256 the staged installer must still have when it is started (lower-case hex). */
     readonly sha256?: string | undefined;
+    /** scheduled_task | wmi: how the wrapper is started. */
+    readonly startMethod?: string | undefined;
   };
   readonly installerStatus: { readonly stagingDir: string; readonly executionId: string };
   readonly queryBuild: { readonly instance: string };
@@ -89,6 +91,7 @@ export const OPERATION_RESULT_SCHEMAS = {
     services: z.array(serviceStateSchema),
     authenticode: z.strictObject({ status: z.string(), signer: nullableText, statusMessage: z.string() }).nullable(),
     stagingFolder: z.strictObject({ path: z.string(), created: z.boolean(), owner: z.string(), problem: nullableText }),
+    asrWmiRule: nullableText,
   }),
   stagedFile: z.strictObject({
     path: z.string(),
@@ -109,6 +112,10 @@ export const OPERATION_RESULT_SCHEMAS = {
     summaryTail: nullableText,
     summaryHead: nullableText,
     leftRunningReason: nullableText,
+    /** Where the wrapper extracts the package (/x:) and runs setup.exe; removed when it ends. */
+    extractDir: z.string(),
+    /** Extraction folders of earlier executions that were over (a crash, a restart) and were removed. */
+    staleExtractionsRemoved: z.array(z.string()),
   }),
   installerStatus: z.strictObject({
     state: z.enum(['not_started', 'running', 'finished']),

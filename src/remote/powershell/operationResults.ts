@@ -29,6 +29,7 @@ export function preflightFactsFrom(result: OperationResult<'preflight'>): Prefli
     installerBusy: result.installerBusy,
     services: result.services,
     stagingFolder: result.stagingFolder,
+    asrWmiRule: result.asrWmiRule,
   };
 }
 

@@ -44,7 +44,7 @@ const OPERATIONS: Readonly<Record<OperationName, OperationDefinition>> = {
   preflight: { file: 'Preflight.ps1', entryPoint: 'Invoke-PreflightOperation', libraries: ['SqlInstance.ps1', 'StagingFolder.ps1'] },
   stagedFile: { file: 'StagedFile.ps1', entryPoint: 'Invoke-StagedFileOperation', libraries: ['StagingFolder.ps1'] },
   copyFromShare: { file: 'CopyFromShare.ps1', entryPoint: 'Invoke-CopyFromShareOperation', libraries: ['StagingFolder.ps1'] },
-  install: { file: 'Install.ps1', entryPoint: 'Invoke-InstallOperation', libraries: ['InstallerExecution.ps1'] },
+  install: { file: 'Install.ps1', entryPoint: 'Invoke-InstallOperation', libraries: ['InstallerExecution.ps1', 'StagingFolder.ps1'] },
   installerStatus: {
     file: 'InstallerStatus.ps1',
     entryPoint: 'Invoke-InstallerStatusOperation',
