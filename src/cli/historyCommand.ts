@@ -76,7 +76,7 @@ export function formatRunDetail(detail: RunDetailJson): string {
     formatTable(
       ['TARGET', 'STATUS', 'BUILD BEFORE → AFTER', 'TARGET BUILD', 'RESTART', 'DURATION', 'DETAIL'],
       detail.targets.map((t) => [
-        targetName(t),
+        `${targetName(t)}${t.patched_alongside ? ' (alongside)' : ''}`,
         t.status,
         `${t.pre_build ?? '?'} → ${t.post_build ?? '-'}`,
         t.target_build ?? '-',

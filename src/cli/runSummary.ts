@@ -48,6 +48,11 @@ export function formatRunSummary(
     lines.push('Restarts:');
     for (const r of restarts) lines.push(`  ${restartLine(r)}`);
   }
+  const alongside = targets.filter((t) => t.patched_alongside === 1);
+  if (alongside.length > 0) {
+    lines.push('Patched alongside (no target names them; setup ran with /AllInstances):');
+    for (const t of alongside) lines.push(`  ${t.server}\\${t.instance}: ${t.status}, ${t.pre_build ?? '?'} → ${t.post_build ?? '?'}`);
+  }
   const waiting = awaitingRestart(targets);
   if (waiting.length > 0) {
     const why = restarts.length > 0 ? 'not restarted by this run' : 'restart: never; the tool restarts a server only when told to';
@@ -68,7 +73,7 @@ function rowOf(t: TargetRow, steps: readonly StepRow[]): { status: TargetStatus;
   const detail = t.error_message ?? (t.status === 'success' ? ran.join('; ') : (t.message ?? ''));
   return {
     status: t.status,
-    cells: [`${t.server}\\${t.instance}`, t.status, `${before} → ${after}`, t.target_build ?? '-', t.requires_restart ? 'yes' : 'no', oneLine(detail, 140)],
+    cells: [`${t.server}\\${t.instance}${t.patched_alongside === 1 ? ' (alongside)' : ''}`, t.status, `${before} → ${after}`, t.target_build ?? '-', t.requires_restart ? 'yes' : 'no', oneLine(detail, 140)],
   };
 }
 

@@ -231,6 +231,8 @@ export const labUnlistedInstanceSchema = z
     instance: nonEmpty.describe('Instance name; MSSQLSERVER for the default instance.'),
     version: buildText.describe("The instance's starting build."),
     edition: z.string().optional(),
+    agent_state: z.enum(['running', 'stopped', 'absent']).optional().describe('SQL Server Agent of this instance (default running).'),
+    engine_state: z.enum(['running', 'stopped']).optional().describe("This instance's database engine service (default running)."),
   })
   .describe('An instance present on the host that no target names: discovery sees it; /AllInstances patches it.');
 export const AVAILABILITY_MODES = ['synchronous_commit', 'asynchronous_commit'] as const;

@@ -39,6 +39,7 @@ export const CRASH_POINTS = [
   'restore-done',
   // In the lab's target side (the simulated transport): the package is extracted, setup not started.
   'setup-extracted',
+  'alongside-recorded',
 ] as const;
 export type CrashPoint = (typeof CRASH_POINTS)[number];
 

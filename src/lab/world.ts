@@ -252,7 +252,7 @@ export class LabWorld {
         for (const { server, sim } of hosts.values()) {
           // Instances on the host that no target names: discovery sees them, /AllInstances patches them.
           for (const unlisted of sim.unlisted_instances ?? []) {
-            insertInstance.run(server, unlisted.instance, unlisted.version, unlisted.edition ?? null, 'running', 'running');
+            insertInstance.run(server, unlisted.instance, unlisted.version, unlisted.edition ?? null, unlisted.agent_state ?? 'running', unlisted.engine_state ?? 'running');
           }
           insertHost.run(
             server,

@@ -66,6 +66,8 @@ export interface TargetJson {
   readonly post_build: string | null;
   readonly target_build: string | null;
   readonly requires_restart: boolean;
+  /** True for an instance no target names that setup with /AllInstances patched with the planned ones. */
+  readonly patched_alongside: boolean;
   /** True when the host answered, false when it could not be reached, null when not tried. */
   readonly reached: boolean | null;
   readonly message: string | null;
@@ -180,6 +182,7 @@ function targetJson(t: TargetRow, steps: readonly StepRow[]): TargetJson {
     post_build: t.post_build,
     target_build: t.target_build,
     requires_restart: t.requires_restart === 1,
+    patched_alongside: t.patched_alongside === 1,
     reached: t.reached === null ? null : t.reached === 1,
     message: t.message,
     error_message: t.error_message,

@@ -54,6 +54,8 @@ export interface ReportTarget {
   readonly targetBuild: string | null;
   readonly status: TargetStatus;
   readonly restartRequired: boolean;
+  /** No target named it: setup run with /AllInstances patched it with the planned ones. */
+  readonly patchedAlongside: boolean;
   readonly message: string | null;
   readonly error: string | null;
   readonly startedAt: Date | null;
@@ -192,6 +194,7 @@ function toReportTarget(row: TargetRow): ReportTarget {
     targetBuild: row.target_build,
     status: row.status,
     restartRequired: row.requires_restart === 1,
+    patchedAlongside: row.patched_alongside === 1,
     message: row.message,
     error: row.error_message,
     startedAt,

@@ -183,6 +183,7 @@ const TARGET_COLUMNS: readonly TableColumn<ReportTarget>[] = [
   { header: 'Target build', kind: 'text', value: (t) => t.targetBuild },
   { header: 'Status', kind: 'text', value: (t) => t.status, tone: (t) => TARGET_TONE[t.status] },
   { header: 'Restart required', kind: 'text', value: (t) => yesNo(t.restartRequired), tone: (t) => (t.restartRequired ? AMBER : null) },
+  { header: 'Patched alongside', kind: 'text', value: (t) => yesNo(t.patchedAlongside), tone: (t) => (t.patchedAlongside ? AMBER : null) },
   { header: 'Started (UTC)', kind: 'date', value: (t) => t.startedAt },
   { header: 'Finished (UTC)', kind: 'date', value: (t) => t.finishedAt },
   { header: 'Duration', kind: 'duration', value: (t) => durationValue(t.durationMs) },

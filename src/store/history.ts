@@ -49,6 +49,19 @@ export interface TargetRow {
   readonly wave?: number | null;
   /** Set when skipped because its host's work would not fit the maintenance window: the predicted milliseconds it needed. */
   readonly deferred_ms?: number | null;
+  /** 1 for an instance no target names that setup with /AllInstances patches with the planned ones (found by pre-flight). */
+  readonly patched_alongside?: 0 | 1;
+}
+
+/** An instance no target names that an /AllInstances execution on its host will patch too. */
+export interface AlongsideInstance {
+  readonly instance: string;
+  readonly edition: string | null;
+  readonly family: string;
+  readonly preBuild: string;
+  readonly targetBuild: string | null;
+  /** The executions (their first step row, copied) that will patch it, in host order. */
+  readonly steps: readonly StepRow[];
 }
 
 /** A row of `hotfix_steps`: one installer for one target. */
@@ -630,6 +643,88 @@ export class History {
 
   private expectChanged(changes: number, expected: number, what: string): void {
     if (changes !== expected) throw new TransitionConflictError(`${what}: expected ${expected} row(s) to change, ${changes} did`);
+  }
+
+  /**
+   * Records instances patched alongside the planned ones as targets of the run (`patched_alongside`),
+   * in progress, with a step in each execution that patches them, so that they are checked, verified
+   * and reported like the planned ones. An instance already among the run's targets is left out.
+   * Returns the ids of the targets recorded.
+   */
+  recordAlongside(runId: number, server: string, transport: { transport: string; port: number | undefined; credential: string | undefined }, instances: readonly AlongsideInstance[]): number[] {
+    const ids: number[] = [];
+    const events: NewEvent[] = [];
+    this.write(() => {
+      const now = this.now();
+      for (const found of instances) {
+        const known = this.statements.prepare('SELECT id FROM servers WHERE server = ? AND instance = ?').get(server, found.instance) as { id: number } | undefined;
+        // Not made an active target: the targets file decides what is planned; this instance is only seen.
+        const serverId =
+          known?.id ??
+          Number(
+            this.statements
+              .prepare(
+                `INSERT INTO servers (server, instance, port, transport, credential, version, edition, version_family, is_active, source, created_at, last_seen_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 'patched_alongside', ?, ?)`,
+              )
+              .run(server, found.instance, transport.port ?? null, transport.transport, transport.credential ?? null, found.preBuild, found.edition, found.family, now, now).lastInsertRowid,
+          );
+        if (this.statements.prepare('SELECT 1 FROM hotfix_targets WHERE hotfix_run_id = ? AND server_id = ?').get(runId, serverId)) continue;
+        const targetId = Number(
+          this.statements
+            .prepare(
+              `INSERT INTO hotfix_targets (hotfix_run_id, server_id, server, instance, version_family, edition, plan_status, pre_build, target_build,
+                 status, requires_restart, reached, message, started_at, patched_alongside)
+               VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, 'in_progress', 0, 1, ?, ?, 1)`,
+            )
+            .run(
+              runId,
+              serverId,
+              server,
+              found.instance,
+              found.family,
+              found.edition,
+              found.preBuild,
+              found.targetBuild,
+              'patched alongside: no target names it, and setup runs with /AllInstances',
+              now,
+            ).lastInsertRowid,
+        );
+        found.steps.forEach((step, index) => {
+          this.statements
+            .prepare(
+              `INSERT INTO hotfix_steps (hotfix_target_id, step_order, host_step_order, installer_file, installer_path, parameters,
+                 sha256, description, required, execution_id, status, expected_minutes)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
+            )
+            .run(
+              targetId,
+              index + 1,
+              step.host_step_order,
+              step.installer_file,
+              step.installer_path,
+              step.parameters,
+              step.sha256,
+              step.description,
+              step.required,
+              step.execution_id,
+              step.expected_minutes ?? null,
+            );
+        });
+        events.push({
+          runId,
+          targetId,
+          server,
+          level: 'warn',
+          kind: 'patched_alongside',
+          message: `${server}\\${found.instance}: no target names it, but setup runs with /AllInstances and will patch it too (build ${found.preBuild}, family ${found.family}): checked by pre-flight and verified afterwards as patched alongside`,
+        });
+        ids.push(targetId);
+      }
+      for (const event of events) this.insertEvent(event);
+    });
+    for (const event of events) this.tell(event);
+    return ids;
   }
 
   targetStarted(runId: number, targetIds: readonly number[], server: string): void {

@@ -14,6 +14,7 @@ interface TargetRow {
   target_build: string | null;
   requires_restart: number;
   error_message: string | null;
+  patched_alongside: number;
 }
 interface StepRow {
   server: string;
@@ -253,7 +254,8 @@ describe('deployment exit codes and refusals', () => {
     const fleet = labFleet([{ server: 'A' }, { server: 'B' }, { server: 'C', instance: 'X' }, { server: 'C', instance: 'Y' }]);
     const result = runCli(['--deploy-hotfixes', '--yes', '--server', 'a', '--server', 'C\\Y', '--config', fleet.config]);
     expect(result.code, result.stderr).toBe(0);
-    expect(targetsOf(fleet.root).map((t) => `${t.server}\\${t.instance}`)).toEqual(['A\\MSSQLSERVER', 'C\\Y']);
+    // Setup runs with /AllInstances, so C\\X, not selected, is patched too: recorded as patched alongside.
+    expect(targetsOf(fleet.root).map((t) => `${t.server}\\${t.instance}${t.patched_alongside ? ' (alongside)' : ''}`)).toEqual(['A\\MSSQLSERVER', 'C\\X (alongside)', 'C\\Y']);
     expect(runCli(['--deploy-hotfixes', '--yes', '--server', 'NOPE', '--config', fleet.config]).code).toBe(2);
   });
 

@@ -24,6 +24,8 @@ const template = labFleet(
     { server: 'MULTI', instance: 'B', version: '16.0.4085.0' },
     { server: 'HANG', simulation: { installers: { 'CU30.exe': { hang: true } } } },
     { server: 'REBOOT', simulation: { pending_reboot: true } },
+    // An instance no target names, patched alongside by /AllInstances and recorded at pre-flight.
+    { server: 'ALONG', simulation: { unlisted_instances: [{ instance: 'SIDE', version: '15.0.4298.1' }] } },
   ],
   { hotfix: { max_concurrent_servers: 3, step_timeout_minutes: 0.01 }, timeScale: 0.003 },
 );

@@ -90,9 +90,21 @@ export function readLabWorld<T>(root: string, sql: string, ...params: unknown[])
 
 /** Opens history.db read-only for assertions. */
 export function readHistory<T>(root: string, sql: string, ...params: unknown[]): T[] {
-  const db = new Database(path.join(root, 'output/history.db'), { readonly: true });
+  const file = path.join(root, 'output/history.db');
+  const db = new Database(file, { readonly: true });
   try {
     return db.prepare(sql).all(...params) as T[];
+  } catch (error) {
+    // A process killed mid-write can leave a WAL that a read-only connection may not recover: one
+    // read-write open replays it (as the next run of the tool would), then the read is made again.
+    if (!/readonly database/.test(String(error))) throw error;
+    new Database(file).close();
+    const again = new Database(file, { readonly: true });
+    try {
+      return again.prepare(sql).all(...params) as T[];
+    } finally {
+      again.close();
+    }
   } finally {
     db.close();
   }

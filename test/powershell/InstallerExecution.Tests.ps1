@@ -187,7 +187,13 @@ Describe 'install' {
         $marker = '301.{0}' -f (Get-Random -Minimum 1000 -Maximum 9999)
         $installer = Join-Path $script:Staging 'in-transaction.exe'
         New-TestInstaller -Path $installer -Body ('/bin/sleep {0}' -f $marker)
-        $arguments = [ordered]@{ stagingDir = $script:Staging; executionId = 'msi'; installerPath = $installer; parameters = ''; timeoutSeconds = 1 }
+        # Started first and seen running, so that the timeout (counted from the start, extraction included)
+        # is judged while setup runs however slow the machine is.
+        $arguments = [ordered]@{ stagingDir = $script:Staging; executionId = 'msi'; installerPath = $installer; parameters = ''; timeoutSeconds = 600; waitSeconds = 0 }
+        $null = Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments $arguments
+        Wait-TestCondition { @(Get-TestProcessIdByCommandLine -Text $marker).Count -eq 1 } -Seconds 60
+        $arguments['timeoutSeconds'] = 0.01
+        $arguments['waitSeconds'] = 30
 
         $result = (Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments $arguments)['result']
         $result['outcome'] | Should -Be 'left_running'
@@ -219,7 +225,11 @@ Describe 'install' {
         $marker = '302.{0}' -f (Get-Random -Minimum 1000 -Maximum 9999)
         $installer = Join-Path $script:Staging 'left.exe'
         New-TestInstaller -Path $installer -Body ('/bin/sleep {0}' -f $marker)
-        $arguments = [ordered]@{ stagingDir = $script:Staging; executionId = 'left'; installerPath = $installer; parameters = ''; timeoutSeconds = 1; timeoutAction = 'leave_running' }
+        $arguments = [ordered]@{ stagingDir = $script:Staging; executionId = 'left'; installerPath = $installer; parameters = ''; timeoutSeconds = 600; waitSeconds = 0; timeoutAction = 'leave_running' }
+        $null = Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments $arguments
+        Wait-TestCondition { @(Get-TestProcessIdByCommandLine -Text $marker).Count -eq 1 } -Seconds 60
+        $arguments['timeoutSeconds'] = 0.01
+        $arguments['waitSeconds'] = 30
         $result = (Invoke-TestOperation -EntryPoint 'Invoke-InstallOperation' -Arguments $arguments)['result']
         $result['outcome'] | Should -Be 'left_running'
         $result['leftRunningReason'] | Should -Be 'timeout_action is leave_running'

@@ -1,6 +1,8 @@
 import { stagingFolderRefusal } from '../../remote/stagingFolder.js';
 import { asrBlocksWmi, type HostSession } from '../../remote/transport.js';
-import type { TargetRow } from '../../store/history.js';
+import type { AlongsideInstance, StepRow, TargetRow } from '../../store/history.js';
+import { compareBuilds, parseBuild } from '../../sqlserver/buildNumber.js';
+import { familyOf } from '../../sqlserver/family.js';
 import { isFinalTargetStatus } from '../../store/states.js';
 import type { DeployContext } from '../context.js';
 import { crashPoint } from '../crashPoints.js';
@@ -49,7 +51,7 @@ export const preflightAction: ActionKindHandler = {
     if (action.status === 'pending') {
       history.actionTransition(runId, action.id, { from: ['pending'], to: 'running' }, { server, level: 'debug', kind: 'preflight_running', message: `${server}: pre-flight` });
     }
-    const targets = history.targetsOfHost(runId, server).filter((t) => !isFinalTargetStatus(t.status));
+    let targets = history.targetsOfHost(runId, server).filter((t) => !isFinalTargetStatus(t.status));
     if (targets.length === 0) {
       // Found running after a crash that came after the host was skipped: the refusal is on record already.
       const reason = `${server}: skipped by pre-flight`;
@@ -60,6 +62,10 @@ export const preflightAction: ActionKindHandler = {
     const session = host.session!;
     const detail = detailOf(action);
     const groups = host.work.groups.filter((g) => g.status !== 'success' && g.status !== 'failed' && g.status !== 'skipped');
+    // Instances setup will patch with /AllInstances though no target names them are checked and recorded too.
+    if (await recordInstancesPatchedAlongside(ctx, host, session, groups)) {
+      targets = history.targetsOfHost(runId, server).filter((t) => !isFinalTargetStatus(t.status));
+    }
     const found = await findingsOf(ctx, session, server, targets, groups);
     if (found.pendingReboot.length > 0 && detail.clears_pending_reboot === true && found.others.length === 0) {
       // clear_pending_reboot: the restart after this action clears it, and pre-flight runs again.
@@ -93,6 +99,55 @@ export const preflightAction: ActionKindHandler = {
     return 'done';
   },
 };
+
+// Setup's switches are case-insensitive; /InstanceName= limits it to the named instances.
+const ALL_INSTANCES = /(^|\s)\/allinstances(\s|$)/i;
+const INSTANCE_NAME = /(^|\s)"?\/instancename=/i;
+
+/** Whether setup run with these parameters patches every instance of its version on the host. */
+export function patchesAllInstances(parameters: string): boolean {
+  return ALL_INSTANCES.test(parameters) && !INSTANCE_NAME.test(parameters);
+}
+
+/**
+ * Setup run with /AllInstances patches every instance of its version on the host, listed or not. The
+ * host's instances are discovered; each one no target of the run names, of the family of a planned
+ * target of such an execution and below that target's build, is recorded as a target patched
+ * alongside, with a step in each execution that patches it: from then on it is checked, verified and
+ * reported like the planned ones. Returns whether any was recorded. Idempotent (resume).
+ */
+async function recordInstancesPatchedAlongside(ctx: DeployContext, host: HostContext, session: HostSession, groups: readonly ExecutionGroup[]): Promise<boolean> {
+  const wide = groups.filter((g) => patchesAllInstances(g.parameters));
+  if (wide.length === 0) return false;
+  const all = ctx.history.targetsOfHost(ctx.runId, host.server);
+  const known = new Set(all.map((t) => t.instance.toLowerCase()));
+  const byId = new Map(all.map((t) => [t.id, t]));
+  const discovered = await session.discover(ctx.cancellation.signal);
+  const found: AlongsideInstance[] = [];
+  for (const instance of discovered.instances) {
+    if (known.has(instance.instance.toLowerCase())) continue;
+    const build = parseBuild(instance.build);
+    if (!build) continue;
+    const family = familyOf(build);
+    if (!family) continue;
+    const steps: StepRow[] = [];
+    let targetBuild: string | null = null;
+    for (const group of wide) {
+      const planned = group.steps.map((s) => byId.get(s.hotfix_target_id)).find((t) => t?.version_family === family);
+      if (!planned) continue;
+      const target = parseBuild(planned.target_build);
+      // Setup leaves an instance alone that is already at or above the update's level.
+      if (target && compareBuilds(build, target) >= 0) continue;
+      steps.push(group.steps[0]!);
+      targetBuild = planned.target_build;
+    }
+    if (steps.length > 0) found.push({ instance: instance.instance, edition: instance.edition, family, preBuild: instance.build!, targetBuild, steps });
+  }
+  if (found.length === 0) return false;
+  const recorded = ctx.history.recordAlongside(ctx.runId, host.server, { transport: host.work.transport, port: host.work.port, credential: host.work.credential }, found);
+  crashPoint('alongside-recorded');
+  return recorded.length > 0;
+}
 
 /** Returns why the host must not be patched now, or null when it may (a pending reboot among the reasons). */
 export async function refusalOf(

@@ -118,7 +118,7 @@ async function verifyAndFinish(ctx: DeployContext, session: HostSession, host: H
       .filter((e) => e.steps.some((s) => s.hotfix_target_id === t.id))
       .map((e) => ({ group: e.group, outcome: outcomeOf(e.steps) }));
     const { build, error: queryError } = builds.get(t.id)!;
-    const name = `${t.server}\\${t.instance}`;
+    const name = `${t.server}\\${t.instance}${t.patched_alongside === 1 ? ' (patched alongside)' : ''}`;
     const restart = results.some((r) => r.outcome.restart);
     // A restart is owed when setup said so, or when the mapping says so and the update went in.
     const requiresRestart = restart || (t.requires_restart === 1 && moved(t));
