@@ -25,7 +25,9 @@ export function groupStopReason(history: History, runId: number, graph: RunGraph
   const hosts = [...new Set(members.filter((a) => !isGroupServer(a.server)).map((a) => a.server.toLowerCase()))];
   for (const host of hosts) {
     for (const t of history.targetsOfHost(runId, host)) {
-      if (!isFinalTargetStatus(t.status) || t.status === 'partial' || t.status === 'success' || !isProblem(t)) continue;
+      // What went wrong in this run: an instance the plan already left out (unsupported, no mapping, an
+      // unreadable version) beside a replica does not stop its group.
+      if (t.plan_status !== 'pending' || !isFinalTargetStatus(t.status) || t.status === 'partial' || t.status === 'success' || !isProblem(t)) continue;
       return `${t.server}\\${t.instance} ${t.status}: ${t.error_message ?? 'no reason recorded'}`;
     }
   }

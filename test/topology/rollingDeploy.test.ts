@@ -145,6 +145,20 @@ describe('a rolling update under faults', () => {
     expect(result.stdout).toMatch(/Availability group AG1: stopped \(DR1\\MSSQLSERVER failed: DR1: did not come back healthy/);
   });
 
+  it('an instance the plan leaves out (an unreadable version) beside a replica does not stop the group', () => {
+    const { config, root } = labFleet([
+      replica('SQL1', 'primary', { failover_mode: 'automatic' }),
+      replica('SQL2', 'secondary', { failover_mode: 'automatic' }),
+      { server: 'SQL2', instance: 'ODD', version: 'not-a-build', simulation: { version: 'not-a-build' } },
+    ]);
+    const result = runCli(['--deploy-hotfixes', '--yes', '--config', config]);
+    // 1 for the unreadable version alone: the group itself completed.
+    expect(result.code, result.stdout + result.stderr).toBe(1);
+    expect(oracle(root)).toEqual([]);
+    expect(result.stdout).toMatch(/Availability group AG1: completed/);
+    expect(builds(root)).toMatchObject({ 'SQL1\\MSSQLSERVER': '15.0.4395.2', 'SQL2\\MSSQLSERVER': '15.0.4395.2' });
+  });
+
   it('keeps a group in one wave: the earliest any of its hosts falls in', () => {
     const { config, root } = twoGroups({}, { waves: [{ name: 'canary', servers: ['SQL2', 'SOLO1'], max_failed: 0, soak_minutes: 0.01 }, { name: 'rest' }] });
     const result = runCli(['--deploy-hotfixes', '--yes', '--config', config]);

@@ -21,8 +21,11 @@ export const failoverAction: GroupActionHandler = {
     const detail = detailOf(action);
     const to = textOf(detail, 'to')!;
     if (textOf(detail, 'reason') === 'free_host') return { run: true };
-    const host = replicaRef(to).server.toLowerCase();
-    const bad = ctx.history.targetsOfHost(ctx.runId, host).find((t) => t.status !== 'success' && t.status !== 'partial' && isProblem(t));
+    // The target replica's own instance must have been patched in this run (or be up to date).
+    const { server, instance } = replicaRef(to);
+    const bad = ctx.history
+      .targetsOfHost(ctx.runId, server)
+      .find((t) => t.instance.toLowerCase() === instance.toLowerCase() && t.plan_status === 'pending' && t.status !== 'success' && t.status !== 'partial' && isProblem(t));
     if (bad) return { run: false, reason: `its target ${to} was not patched (${bad.status}${bad.error_message ? `: ${bad.error_message}` : ''})`, stop: true };
     return { run: true };
   },
