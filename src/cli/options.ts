@@ -114,7 +114,7 @@ export function buildProgram(): Command {
     .option('--restart <policy>', 'restart hosts: never, when_required or always (overrides hotfix.restart)', restartPolicy)
     .option('--clear-pending-reboot', 'restart a host with a pending reboot before patching it (overrides hotfix.clear_pending_reboot)')
     .option('--restart-timeout-minutes <n>', 'time a restarted host has to come back healthy (overrides restart_timeout_minutes)', timeoutMinutesOption)
-    .option('--sync-timeout-minutes <n>', 'time a patched availability group replica has to be SYNCHRONIZED again (overrides availability_groups.sync_timeout_minutes)', timeoutMinutesOption)
+    .option('--sync-timeout-minutes <n>', 'time a patched availability group replica has to be back in sync (overrides availability_groups.sync_timeout_minutes)', timeoutMinutesOption)
     .option('--window-end <time>', 'end of the maintenance window, ISO-8601 with offset (overrides maintenance_window.end)', parseWindowEnd)
     .option('--stage-only', 'with --deploy-hotfixes: copy and verify every planned installer on its host (with pre-flight); install nothing')
     .option('--continue-after-halt', 'with --deploy-hotfixes --retry-failed: also take the targets a halted wave held back')

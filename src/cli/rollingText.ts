@@ -48,7 +48,7 @@ function describeStep(step: Record<string, unknown>): string {
       return `patch ${s('host')}${holds ? ` (${holds})` : ''}`;
     }
     case 'wait_healthy':
-      return `wait until ${(step.replicas as { ag: string; replica: string }[]).map((r) => `${r.replica} in ${r.ag}`).join(', ')} SYNCHRONIZED`;
+      return `wait until ${(step.replicas as { ag: string; replica: string }[]).map((r) => `${r.replica} in ${r.ag}`).join(', ')} back in sync (SYNCHRONIZED; SYNCHRONIZING for asynchronous commit)`;
     case 'failover':
       return `${s('ag')}: fail over ${s('from')} → ${s('to')} (${REASON[s('reason')] ?? s('reason')})`;
     case 'move_role':

@@ -81,7 +81,7 @@ export const availabilityGroupSettingsSchema = z
       .describe('After a rolling update, fail each availability group back to the replica that was primary before.'),
     sync_timeout_minutes: timeoutMinutes()
       .default(30)
-      .describe('How long a patched replica may take to be SYNCHRONIZED again before its availability group stops.'),
+      .describe('How long a patched replica may take to be back in sync (SYNCHRONIZED; SYNCHRONIZING for an asynchronous-commit replica) before its availability group stops.'),
   })
   .describe('Rolling updates of Always On availability groups.');
 
@@ -249,7 +249,7 @@ export const labAvailabilityReplicaSchema = z
       .number()
       .nonnegative()
       .default(60)
-      .describe('Simulated seconds this replica takes to be SYNCHRONIZED again after it was patched or restarted.'),
+      .describe('Simulated seconds this replica takes to be back in sync after it was patched or restarted: SYNCHRONIZED (synchronous commit) or SYNCHRONIZING (asynchronous commit, whose healthy state it is).'),
     never_resyncs: z.boolean().default(false).describe('Stays SYNCHRONIZING for ever after it was patched or restarted.'),
   })
   .describe("This instance's replica of an availability group.");

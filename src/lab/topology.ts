@@ -1,3 +1,4 @@
+import { inServiceSyncState } from '../topology/syncHealth.js';
 import type Database from '../store/sqlite.js';
 import { labReplicasOf } from '../config/labTopology.js';
 import type { AvailabilityMode, FailoverMode, ReplicaRole, TargetEntry } from '../config/schemas.js';
@@ -7,7 +8,9 @@ import { appendLabEvent, type LabEventKind, type LabEventRow, readLabEvents } fr
 /**
  * The lab's Always On availability groups and failover cluster instances: replicas with roles,
  * availability and failover modes and a synchronization state that drops while the replica's host
- * runs an installer and comes back `resync_seconds` (× time_scale) after it ends; failovers and
+ * runs an installer and comes back `resync_seconds` (× time_scale) after it ends (SYNCHRONIZED for a
+ * synchronous-commit replica; SYNCHRONIZING, its healthy state, for an asynchronous-commit one, which
+ * is NOT SYNCHRONIZING while down); failovers and
  * failover-mode changes as SQL Server allows them; FCI nodes with an owner. Every change of this
  * state is a row of `lab_events`, which the tests' safety oracle replays.
  *
@@ -84,12 +87,23 @@ export class LabTopology {
   seed(targets: readonly TargetEntry[]): void {
     const insertReplica = this.statements.prepare(
       `INSERT OR IGNORE INTO lab_ag_replicas (ag, server, instance, role, availability_mode, failover_mode, sync_state, resync_seconds, never_resyncs)
-       VALUES (?, ?, ?, ?, ?, ?, 'SYNCHRONIZED', ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const insertFci = this.statements.prepare('INSERT OR IGNORE INTO lab_fcis (server, instance, nodes, owner) VALUES (?, ?, ?, ?)');
     for (const t of targets) {
       for (const r of labReplicasOf(t)) {
-        insertReplica.run(r.name, t.server, t.instance, r.role, r.availability_mode, r.failover_mode, r.resync_seconds, r.never_resyncs ? 1 : 0);
+        insertReplica.run(
+          r.name,
+          t.server,
+          t.instance,
+          r.role,
+          r.availability_mode,
+          r.failover_mode,
+          // A healthy asynchronous-commit replica is SYNCHRONIZING, never SYNCHRONIZED.
+          inServiceSyncState(r.availability_mode),
+          r.resync_seconds,
+          r.never_resyncs ? 1 : 0,
+        );
       }
       const cluster = t.simulation?.failover_cluster;
       if (cluster) {
@@ -147,7 +161,8 @@ export class LabTopology {
       this.statements
         .prepare('UPDATE lab_ag_replicas SET connected = 0, resync_due_ms = NULL WHERE ag = ? AND server = ? AND instance = ?')
         .run(replica.ag, replica.server, replica.instance);
-      this.setSyncState(replica, 'SYNCHRONIZING', atMs);
+      // Its healthy state is SYNCHRONIZING for an asynchronous-commit replica: down, it is NOT SYNCHRONIZING.
+      this.setSyncState(replica, replica.availability_mode === 'asynchronous_commit' ? 'NOT SYNCHRONIZING' : 'SYNCHRONIZING', atMs);
       if (replica.role === 'primary' && replica.failover_mode === 'automatic') this.automaticFailover(replica, atMs);
     }
   }
@@ -175,7 +190,7 @@ export class LabTopology {
 
   /**
    * The installers on `server` have all ended (finished or killed) at `atMs`: its replicas reconnect
-   * and are SYNCHRONIZED again after their resync time, unless they never resynchronize.
+   * and are back in their healthy state after their resync time, unless they never resynchronize.
    */
   instanceStarted(server: string, atMs: number): void {
     for (const replica of this.replicasOnHost(server)) {
@@ -199,7 +214,7 @@ export class LabTopology {
       .all(now) as LabReplicaRow[];
     for (const replica of due) {
       this.statements.prepare('UPDATE lab_ag_replicas SET resync_due_ms = NULL WHERE ag = ? AND server = ? AND instance = ?').run(replica.ag, replica.server, replica.instance);
-      this.setSyncState(replica, 'SYNCHRONIZED', replica.resync_due_ms!);
+      this.setSyncState(replica, inServiceSyncState(replica.availability_mode), replica.resync_due_ms!);
     }
   }
 

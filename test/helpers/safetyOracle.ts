@@ -1,5 +1,6 @@
 import { labReplicasOf } from '../../src/config/labTopology.js';
 import type { TargetEntry } from '../../src/config/schemas.js';
+import { inServiceSyncState, isInService } from '../../src/topology/syncHealth.js';
 
 /**
  * The safety oracle: replays the lab's `lab_events` and `lab_executions` in time order, starting from
@@ -8,7 +9,8 @@ import type { TargetEntry } from '../../src/config/schemas.js';
  *  - never patch a replica while it is primary, or an FCI node while it owns the role;
  *  - never fail over to a replica that was not SYNCHRONIZED just before;
  *  - at most one replica per availability group, and one node per FCI, out of service at once
- *    (a replica is out of service while its host runs an installer or it is not SYNCHRONIZED);
+ *    (a replica is out of service while its host runs an installer or it is not back in sync:
+ *    SYNCHRONIZED, or SYNCHRONIZING for an asynchronous-commit replica, whose healthy state that is);
  *  - every failover mode ends as it began.
  */
 
@@ -34,6 +36,7 @@ interface Replica {
   role: string;
   mode: string;
   readonly initialMode: string;
+  readonly availabilityMode: string;
   state: string;
 }
 
@@ -47,7 +50,16 @@ export function safetyViolations(targets: readonly TargetEntry[], events: readon
   const replicas: Replica[] = [];
   for (const t of targets) {
     for (const r of labReplicasOf(t)) {
-      replicas.push({ ag: r.name, name: `${t.server}\\${t.instance}`, server: t.server, role: r.role, mode: r.failover_mode, initialMode: r.failover_mode, state: 'SYNCHRONIZED' });
+      replicas.push({
+        ag: r.name,
+        name: `${t.server}\\${t.instance}`,
+        server: t.server,
+        role: r.role,
+        mode: r.failover_mode,
+        initialMode: r.failover_mode,
+        availabilityMode: r.availability_mode,
+        state: inServiceSyncState(r.availability_mode),
+      });
     }
   }
   const fcis = targets
@@ -71,7 +83,7 @@ export function safetyViolations(targets: readonly TargetEntry[], events: readon
   const checkOutOfService = (when: string) => {
     const groups = new Set(replicas.map((r) => r.ag));
     for (const ag of groups) {
-      const out = replicas.filter((r) => r.ag === ag && (busy(r.server) || r.state !== 'SYNCHRONIZED'));
+      const out = replicas.filter((r) => r.ag === ag && (busy(r.server) || !isInService(r.availabilityMode, r.state)));
       const text = `${out.map((r) => r.name).join(' and ')} of ${ag} out of service at once`;
       if (out.length > 1 && !reported.has(text)) {
         reported.add(text);

@@ -87,6 +87,26 @@ describe('lab availability groups', () => {
     world.close();
   });
 
+  it('an asynchronous-commit replica is SYNCHRONIZING when healthy (never SYNCHRONIZED), NOT SYNCHRONIZING while patched, and never a failover target', () => {
+    const async = { availability_mode: 'asynchronous_commit', failover_mode: 'manual' };
+    const { world, clock } = openWorld([replica('P1', 'primary'), replica('A1', 'secondary', async), replica('A2', 'secondary', { ...async, never_resyncs: true })]);
+    expect(stateOf(world, 'A1')).toMatchObject({ sync_state: 'SYNCHRONIZING', connected: 1 });
+    expect(() => world.failover('AG1', { server: 'A1', instance: 'MSSQLSERVER' })).toThrow(/without data loss: both replicas must use synchronous commit/);
+    install(world, 'A1', 'x1');
+    install(world, 'A2', 'x2');
+    expect(stateOf(world, 'A1')).toMatchObject({ sync_state: 'NOT SYNCHRONIZING', connected: 0 });
+    clock.now += 100_000 + 10_000;
+    world.settle();
+    expect(stateOf(world, 'A1')).toMatchObject({ sync_state: 'SYNCHRONIZING', connected: 1 });
+    // A replica that never resynchronizes stays in the unhealthy state, connected or not.
+    expect(stateOf(world, 'A2')).toMatchObject({ sync_state: 'NOT SYNCHRONIZING', connected: 1 });
+    expect(events(world).filter((e) => e.replica === 'A1\\MSSQLSERVER')).toEqual([
+      { at: '2026-01-01T00:00:00.000Z', kind: 'sync_state', ag: 'AG1', replica: 'A1\\MSSQLSERVER', state: 'NOT SYNCHRONIZING' },
+      { at: '2026-01-01T00:01:50.000Z', kind: 'sync_state', ag: 'AG1', replica: 'A1\\MSSQLSERVER', state: 'SYNCHRONIZING' },
+    ]);
+    world.close();
+  });
+
   it('fails over only to a SYNCHRONIZED synchronous-commit secondary, and records who was primary', () => {
     const { world, clock } = openWorld([replica('P1', 'primary'), replica('S1', 'secondary'), replica('A1', 'secondary', { availability_mode: 'asynchronous_commit' })]);
     install(world, 'S1', 'x1');

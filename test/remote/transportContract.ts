@@ -31,7 +31,8 @@ export interface ContractFixture {
   readonly hanging: ContractInstaller;
   /**
    * The fixture instance is the primary replica (synchronous commit, manual failover) of this
-   * availability group, whose other replica is an asynchronous-commit secondary; both SYNCHRONIZED.
+   * availability group, whose other replica is an asynchronous-commit secondary; both healthy: the
+   * primary SYNCHRONIZED, the secondary SYNCHRONIZING (an asynchronous replica is never SYNCHRONIZED).
    */
   readonly availabilityGroup: { readonly name: string; readonly localReplica: string; readonly secondaryReplica: string };
   /** Real time a hanging installer is given before the transport must stop it. */
@@ -116,7 +117,7 @@ export function transportContract(name: string, makeFixture: () => Promise<Contr
             isLocal: false,
             role: 'secondary',
             connected: true,
-            synchronizationState: 'SYNCHRONIZED',
+            synchronizationState: 'SYNCHRONIZING',
             // Only synchronous-commit databases are ever marked ready for failover.
             failoverReady: false,
           },

@@ -36,7 +36,7 @@ function hostState(build: string): unknown {
         ],
         databases: [
           { group_name: 'CONTRACT-AG', replica_server_name: 'SQL-LOCAL', database_count: 2, synchronized_count: 2, not_synchronizing_count: 0, failover_ready: 1 },
-          { group_name: 'CONTRACT-AG', replica_server_name: 'SQL-LOCAL-DR', database_count: 2, synchronized_count: 2, not_synchronizing_count: 0, failover_ready: 0 },
+          { group_name: 'CONTRACT-AG', replica_server_name: 'SQL-LOCAL-DR', database_count: 2, synchronized_count: 0, not_synchronizing_count: 0, failover_ready: 0 },
         ],
       },
     },

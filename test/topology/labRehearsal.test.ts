@@ -8,6 +8,7 @@ import { labInstanceTopology } from '../../src/lab/topologyFacts.js';
 import { LabWorld } from '../../src/lab/world.js';
 import { assembleTopology } from '../../src/topology/assemble.js';
 import { planRollingOrder, type RollingStep } from '../../src/topology/rollingOrder.js';
+import { isInService } from '../../src/topology/syncHealth.js';
 import { safetyViolations } from '../helpers/safetyOracle.js';
 
 // The rolling order carried out step by step against the lab world (a rehearsal: the lab's own
@@ -95,7 +96,7 @@ function rehearse(world: LabWorld, clock: { now: number }, steps: readonly Rolli
         break;
       }
       case 'wait_healthy': {
-        const pending = () => groupsOn(step.host).filter((r) => !stopped.has(r.ag) && r.sync_state !== 'SYNCHRONIZED');
+        const pending = () => groupsOn(step.host).filter((r) => !stopped.has(r.ag) && !isInService(r.availability_mode, r.sync_state));
         const deadline = clock.now + SYNC_TIMEOUT_MS;
         while (pending().length > 0 && clock.now < deadline) {
           clock.now += 5_000;

@@ -1,5 +1,6 @@
 import { ConnectivityError, errorMessage, RemoteOperationError } from '../../errors.js';
 import { delay } from '../../remote/delay.js';
+import { inServiceSyncState, isInService } from '../../topology/syncHealth.js';
 import { crashPoint } from '../crashPoints.js';
 import { label } from '../groupStop.js';
 import { replicaState } from './clusterWorld.js';
@@ -13,7 +14,8 @@ const MAX_POLL_MS = 5_000;
 
 /**
  * Wait until healthy, for availability group replicas: after a host is patched, each of its replicas
- * is SYNCHRONIZED again (asked of the replica itself), within sync_timeout_minutes of the wait's
+ * is back in service (asked of the replica itself): SYNCHRONIZED for synchronous commit, SYNCHRONIZING
+ * and connected for asynchronous commit, which never reports SYNCHRONIZED (topology/syncHealth.ts), within sync_timeout_minutes of the wait's
  * start (the deadline is recorded with it, so a resumed run waits to the same time). A replica that
  * does not resynchronize in time fails the action with the reason, and its group's rolling update
  * stops there; other groups and hosts go on. It only reads, so resume simply waits on.
@@ -47,7 +49,7 @@ export const syncWaitAction: GroupActionHandler = {
         runId,
         action.id,
         { from: ['pending', 'interrupted', 'running'], to: 'running', detail: { deadline: new Date(deadline).toISOString(), waiting_since: new Date(start).toISOString() } },
-        { server: action.server, level: 'info', kind: 'sync_wait', message: `${who}: waiting until ${names} on ${host} is SYNCHRONIZED again (until ${new Date(deadline).toISOString()})` },
+        { server: action.server, level: 'info', kind: 'sync_wait', message: `${who}: waiting until ${names} on ${host} is back in sync (SYNCHRONIZED; SYNCHRONIZING for an asynchronous-commit replica), until ${new Date(deadline).toISOString()}` },
       );
     } else if (action.status === 'interrupted') {
       history.actionTransition(runId, action.id, { from: ['interrupted'], to: 'running' }, { server: action.server, level: 'info', kind: 'sync_wait', message: `${who}: waiting again for ${names}` });
@@ -67,9 +69,11 @@ export const syncWaitAction: GroupActionHandler = {
       for (const r of replicas) {
         try {
           const state = await replicaState(ctx, r.replica, r.ag);
-          if (state.synchronizationState !== 'SYNCHRONIZED') {
+          if (!isInService(state.availabilityMode, state.synchronizationState, state.connected)) {
             all = false;
-            states.push(`${r.replica} is ${state.synchronizationState ?? 'of unknown state'}`);
+            const expected = inServiceSyncState(state.availabilityMode);
+            const disconnected = state.connected === false ? ', disconnected' : '';
+            states.push(`${r.replica} is ${state.synchronizationState ?? 'of unknown state'}${disconnected} (in service: ${expected})`);
           }
         } catch (error) {
           if (!(error instanceof ConnectivityError || error instanceof RemoteOperationError)) throw error;
@@ -84,7 +88,7 @@ export const syncWaitAction: GroupActionHandler = {
           runId,
           action.id,
           { from: ['running'], to: 'success', detail: { synchronized_at: new Date(now).toISOString(), waited_ms: now - since } },
-          { server: action.server, level: 'info', kind: 'replicas_synchronized', message: `${who}: ${names} on ${host} SYNCHRONIZED again after ${formatMinutes((now - since) / 60_000)}` },
+          { server: action.server, level: 'info', kind: 'replicas_synchronized', message: `${who}: ${names} on ${host} in sync again after ${formatMinutes((now - since) / 60_000)}` },
         );
         return 'done';
       }
