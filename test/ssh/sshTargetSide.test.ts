@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabWorld } from '../../src/lab/world.js';
+import { labInstaller, mapping, writeConfigTree } from '../helpers/configTree.js';
+import { LAB_MAPPINGS, readHistory } from '../helpers/labFleet.js';
+import { runCliAsync } from '../helpers/runCli.js';
 import { type SshFixture, startSshFixture } from './sshFixture.js';
 
 // The target-side safeguards over a real sshd, the real operations running under pwsh with the lab
@@ -15,6 +18,7 @@ beforeAll(async () => {
     { name: 'SSH-SAFE' },
     { name: 'SSH-OWNED', simulation: { staging_folder: { owner: 'LAB\\mallory', writable_by: ['BUILTIN\\Users'] } } },
     { name: 'SSH-ASR', simulation: { asr_wmi_rule: 'block' } },
+    { name: 'SSH-WIDE', simulation: { version: '15.0.4298.1', unlisted_instances: [{ instance: 'SIDE', version: '15.0.4298.1' }] } },
   ]);
 }, 60_000);
 afterAll(async () => {
@@ -117,4 +121,43 @@ describe('Defender\'s ASR rule over SSH', () => {
       await transport.dispose();
     }
   }, 90_000);
+});
+
+describe('instances no target names, over SSH through the built CLI', () => {
+  it('finds the instance /AllInstances patches with the planned one in what the host reports, and records it patched alongside', async () => {
+    const host = fixture.bed.host('SSH-WIDE');
+    const root = writeConfigTree({
+      'config/audit_config.json': {
+        schema_version: 1,
+        hotfix: {
+          transport: 'ssh',
+          step_timeout_minutes: 2,
+          staging_dir: host.stagingDir,
+          credentials: { bed: { username: fixture.bed.user, key_file: 'keys/client_ed25519' } },
+          ssh: { known_hosts: 'config/known_hosts', powershell: fixture.pwsh, connect_timeout_seconds: 10 },
+        },
+        lab: { time_scale: 0.01, ssh_surfaces: true },
+      },
+      'config/known_hosts': fixture.bed.knownHosts(['SSH-WIDE']),
+      'config/hotfix_mapping.json': mapping(LAB_MAPPINGS),
+      'config/sql_targets.json': {
+        schema_version: 1,
+        targets: [{ server: 'SSH-WIDE', instance: 'MSSQLSERVER', port: host.port, credential: 'bed', version: '15.0.4298.1' }],
+      },
+      'hotfixes/2019/CU30.exe': labInstaller('2019', '15.0.4395.2', 100),
+    });
+    mkdirSync(path.join(root, 'keys'));
+    copyFileSync(fixture.bed.clientKey, path.join(root, 'keys/client_ed25519'));
+    const result = await runCliAsync(['--deploy-hotfixes', '--yes', '--config', path.join(root, 'config/audit_config.json')]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    const targets = readHistory<{ instance: string; status: string; pre_build: string; post_build: string; patched_alongside: number }>(
+      root,
+      'SELECT instance, status, pre_build, post_build, patched_alongside FROM hotfix_targets ORDER BY instance',
+    );
+    expect(targets).toEqual([
+      { instance: 'MSSQLSERVER', status: 'success', pre_build: '15.0.4298.1', post_build: '15.0.4395.2', patched_alongside: 0 },
+      { instance: 'SIDE', status: 'success', pre_build: '15.0.4298.1', post_build: '15.0.4395.2', patched_alongside: 1 },
+    ]);
+    expect(result.stdout).toContain('SSH-WIDE\\SIDE: success, 15.0.4298.1 → 15.0.4395.2');
+  }, 180_000);
 });
