@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { LabWorld } from '../../src/lab/world.js';
 import { labInstaller, mapping, writeConfigTree } from '../helpers/configTree.js';
 import { LAB_MAPPINGS, readHistory } from '../helpers/labFleet.js';
@@ -148,6 +148,9 @@ describe('instances no target names, over SSH through the built CLI', () => {
     });
     mkdirSync(path.join(root, 'keys'));
     copyFileSync(fixture.bed.clientKey, path.join(root, 'keys/client_ed25519'));
+    onTestFinished((context) => {
+      if (context.task.result?.state === 'pass') rmSync(root, { recursive: true, force: true });
+    });
     const result = await runCliAsync(['--deploy-hotfixes', '--yes', '--config', path.join(root, 'config/audit_config.json')]);
     expect(result.code, result.stdout + result.stderr).toBe(0);
     const targets = readHistory<{ instance: string; status: string; pre_build: string; post_build: string; patched_alongside: number }>(
