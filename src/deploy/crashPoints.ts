@@ -7,6 +7,20 @@ const spec = process.env.AUTODBAUDIT_CRASH_AT;
 const [crashName, crashCount] = spec ? [spec.split(':')[0], Number(spec.split(':')[1] ?? '1')] : [undefined, 0];
 let passes = 0;
 
+/** The moments of the actions of availability groups and FCIs (reached only by runs that have them). */
+export const ROLLING_CRASH_POINTS = [
+  'failover-mode-recorded',
+  'failover-mode-set',
+  'sync-wait-polling',
+  'replica-synchronized',
+  'failover-recorded',
+  'failover-done',
+  'role-move-recorded',
+  'role-moved',
+  'restore-recorded',
+  'restore-done',
+] as const;
+
 export const CRASH_POINTS = [
   'run-created',
   'target-started',
@@ -27,16 +41,7 @@ export const CRASH_POINTS = [
   'restart-requested',
   'wait-healthy-polling',
   'host-healthy',
-  'failover-mode-recorded',
-  'failover-mode-set',
-  'sync-wait-polling',
-  'replica-synchronized',
-  'failover-recorded',
-  'failover-done',
-  'role-move-recorded',
-  'role-moved',
-  'restore-recorded',
-  'restore-done',
+  ...ROLLING_CRASH_POINTS,
   // In the lab's target side (the simulated transport): the package is extracted, setup not started.
   'setup-extracted',
   'alongside-recorded',

@@ -3,7 +3,7 @@ import { cpSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CRASH_POINTS } from '../../src/deploy/crashPoints.js';
+import { CRASH_POINTS, ROLLING_CRASH_POINTS } from '../../src/deploy/crashPoints.js';
 import { processAlive } from '../../src/store/runLock.js';
 import Database from '../../src/store/sqlite.js';
 import { labExecutions, labFleet, readHistory, readLabWorld } from '../helpers/labFleet.js';
@@ -88,18 +88,7 @@ function outcomeOf(root: string): Outcome {
   };
 }
 
-const ROLLING_POINTS = new Set<string>([
-  'failover-mode-recorded',
-  'failover-mode-set',
-  'sync-wait-polling',
-  'replica-synchronized',
-  'failover-recorded',
-  'failover-done',
-  'role-move-recorded',
-  'role-moved',
-  'restore-recorded',
-  'restore-done',
-]);
+const ROLLING_POINTS = new Set<string>(ROLLING_CRASH_POINTS);
 
 const scenarios = [
   // Points of stage-only runs, wave gates and rolling updates are never reached by this fleet's run:

@@ -3,6 +3,7 @@ import { cpSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ROLLING_CRASH_POINTS } from '../../src/deploy/crashPoints.js';
 import { labExecutions, labFleet, readHistory, readLabWorld } from '../helpers/labFleet.js';
 import { oracle, replicaModes } from '../helpers/rollingLab.js';
 import { CLI } from '../helpers/runCli.js';
@@ -15,18 +16,7 @@ import { CLI } from '../helpers/runCli.js';
  * restored, and the safety oracle holding on the lab's whole history.
  */
 
-const ROLLING_POINTS = [
-  'failover-mode-recorded',
-  'failover-mode-set',
-  'sync-wait-polling',
-  'replica-synchronized',
-  'failover-recorded',
-  'failover-done',
-  'role-move-recorded',
-  'role-moved',
-  'restore-recorded',
-  'restore-done',
-] as const;
+const ROLLING_POINTS = ROLLING_CRASH_POINTS;
 
 const ENTERPRISE = 'Enterprise Edition (64-bit)';
 const template = labFleet(

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ROLLING_CRASH_POINTS } from '../../src/deploy/crashPoints.js';
 import { labExecutions, labFleet, type LabTarget, readHistory } from '../helpers/labFleet.js';
 import { builds, oracle } from '../helpers/rollingLab.js';
 import { CLI } from '../helpers/runCli.js';
@@ -15,20 +16,7 @@ import { CLI } from '../helpers/runCli.js';
 // ran twice. A fixed number of cases; the seed is printed (ROLLING_DEPLOY_SEED=… repeats a case).
 
 const HOSTS = ['H1', 'H2', 'H3', 'H4', 'H5'] as const;
-const KILL_POINTS = [
-  'failover-mode-recorded',
-  'failover-mode-set',
-  'sync-wait-polling',
-  'replica-synchronized',
-  'failover-recorded',
-  'failover-done',
-  'role-move-recorded',
-  'role-moved',
-  'restore-recorded',
-  'restore-done',
-  'step-marked-running',
-  'installer-returned',
-] as const;
+const KILL_POINTS = [...ROLLING_CRASH_POINTS, 'step-marked-running', 'installer-returned'] as const;
 // Fixed; ROLLING_DEPLOY_RUNS may raise it for a longer search by hand.
 const RUNS = Number(process.env.ROLLING_DEPLOY_RUNS ?? 16);
 const TARGET = '15.0.4395.2';
