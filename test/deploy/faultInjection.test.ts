@@ -1,12 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CRASH_POINTS, ROLLING_CRASH_POINTS } from '../../src/deploy/crashPoints.js';
 import { processAlive } from '../../src/store/runLock.js';
 import Database from '../../src/store/sqlite.js';
 import { labExecutions, labFleet, readHistory, readLabWorld } from '../helpers/labFleet.js';
+import { copyFleet as copyFleetOf, deployCli, resumeUntilDone } from '../helpers/crashRuns.js';
 import { CLI } from '../helpers/runCli.js';
 
 /**
@@ -30,45 +29,8 @@ const template = labFleet(
   ],
   { hotfix: { max_concurrent_servers: 3, step_timeout_minutes: 0.01 }, timeScale: 0.003 },
 );
-
-function copyFleet(): { root: string; config: string } {
-  const root = mkdtempSync(path.join(tmpdir(), 'ada-fault-'));
-  cpSync(template.root, root, { recursive: true });
-  return { root, config: path.join(root, 'config/audit_config.json') };
-}
-
-function cli(config: string, args: string[], env: Record<string, string> = {}, killAfterMs?: number) {
-  return spawnSync(process.execPath, [CLI, '--deploy-hotfixes', '--yes', '--config', config, ...args], {
-    env: { ...process.env, ...env },
-    encoding: 'utf8',
-    timeout: killAfterMs ?? 60_000,
-    killSignal: 'SIGKILL',
-  });
-}
-
-/** Resumes (or, when the crash came before the run was recorded, deploys again) until no run is unfinished. */
-function resumeUntilDone(fleet: { root: string; config: string }): number {
-  let resumes = 0;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const runs = recordedRuns(fleet.root);
-    if (runs.length === 0) {
-      cli(fleet.config, []);
-      continue;
-    }
-    if (!runs.some((r) => r.status === 'running' || r.status === 'interrupted')) return resumes;
-    const result = cli(fleet.config, ['--resume']);
-    resumes++;
-    expect(result.signal, result.stdout + result.stderr).toBeNull();
-  }
-  throw new Error('the run did not finish after 5 resumes');
-}
-
-/** The runs recorded so far; none when the kill came before history.db had its tables. */
-function recordedRuns(root: string): { status: string }[] {
-  if (!existsSync(path.join(root, 'output/history.db'))) return [];
-  const tables = readHistory<{ name: string }>(root, "SELECT name FROM sqlite_master WHERE name = 'hotfix_runs'");
-  return tables.length === 0 ? [] : readHistory<{ status: string }>(root, 'SELECT status FROM hotfix_runs');
-}
+const copyFleet = () => copyFleetOf(template, 'ada-fault-');
+const cli = deployCli;
 
 interface Outcome {
   targets: string[];

@@ -1,11 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import Database from '../../src/store/sqlite.js';
 import { labExecutions, labFleet, readHistory } from '../helpers/labFleet.js';
-import { CLI } from '../helpers/runCli.js';
+import { copyFleet as copyFleetOf, deployCli, resumeUntilDone } from '../helpers/crashRuns.js';
 
 /**
  * Kills lab deployments with SIGKILL around restarts (before the request, after it, while waiting,
@@ -23,35 +21,8 @@ const template = labFleet(
   ],
   { hotfix: { restart: 'when_required', clear_pending_reboot: true, restart_timeout_minutes: 0.5, max_concurrent_servers: 3 }, timeScale: 0.003 },
 );
-
-function copyFleet(): { root: string; config: string } {
-  const root = mkdtempSync(path.join(tmpdir(), 'ada-restart-fault-'));
-  cpSync(template.root, root, { recursive: true });
-  return { root, config: path.join(root, 'config/audit_config.json') };
-}
-
-function cli(config: string, args: string[], env: Record<string, string> = {}, killAfterMs?: number) {
-  return spawnSync(process.execPath, [CLI, '--deploy-hotfixes', '--yes', '--config', config, ...args], {
-    env: { ...process.env, ...env },
-    encoding: 'utf8',
-    timeout: killAfterMs ?? 60_000,
-    killSignal: 'SIGKILL',
-  });
-}
-
-function resumeUntilDone(fleet: { root: string; config: string }): void {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const runs = existsSync(path.join(fleet.root, 'output/history.db')) ? readHistory<{ status: string }>(fleet.root, 'SELECT status FROM hotfix_runs') : [];
-    if (runs.length === 0) {
-      cli(fleet.config, []);
-      continue;
-    }
-    if (!runs.some((r) => r.status === 'running' || r.status === 'interrupted')) return;
-    const result = cli(fleet.config, ['--resume']);
-    expect(result.signal, result.stdout + result.stderr).toBeNull();
-  }
-  throw new Error('the run did not finish after 5 resumes');
-}
+const copyFleet = () => copyFleetOf(template, 'ada-restart-fault-');
+const cli = deployCli;
 
 interface Outcome {
   targets: string[];

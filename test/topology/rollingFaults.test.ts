@@ -1,11 +1,9 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { spawn, } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROLLING_CRASH_POINTS } from '../../src/deploy/crashPoints.js';
 import { labExecutions, labFleet, readHistory, readLabWorld } from '../helpers/labFleet.js';
 import { oracle, replicaModes } from '../helpers/rollingLab.js';
+import { copyFleet as copyFleetOf, deployCli, resumeUntilDone } from '../helpers/crashRuns.js';
 import { CLI } from '../helpers/runCli.js';
 
 /**
@@ -29,35 +27,8 @@ const template = labFleet(
   ],
   { timeScale: 0.004 },
 );
-
-function copyFleet(): { root: string; config: string } {
-  const root = mkdtempSync(path.join(tmpdir(), 'ada-rolling-fault-'));
-  cpSync(template.root, root, { recursive: true });
-  return { root, config: path.join(root, 'config/audit_config.json') };
-}
-
-function cli(config: string, args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [CLI, '--deploy-hotfixes', '--yes', '--config', config, ...args], {
-    env: { ...process.env, ...env },
-    encoding: 'utf8',
-    timeout: 60_000,
-    killSignal: 'SIGKILL',
-  });
-}
-
-function resumeUntilDone(fleet: { root: string; config: string }): void {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const runs = existsSync(path.join(fleet.root, 'output/history.db')) ? readHistory<{ status: string }>(fleet.root, 'SELECT status FROM hotfix_runs') : [];
-    if (runs.length === 0) {
-      cli(fleet.config, []);
-      continue;
-    }
-    if (!runs.some((r) => r.status === 'running' || r.status === 'interrupted')) return;
-    const result = cli(fleet.config, ['--resume']);
-    expect(result.signal, result.stdout + result.stderr).toBeNull();
-  }
-  throw new Error('the run did not finish after 5 resumes');
-}
+const copyFleet = () => copyFleetOf(template, 'ada-rolling-fault-');
+const cli = deployCli;
 
 interface Outcome {
   targets: string[];
