@@ -16,6 +16,11 @@ async function main(argv: readonly string[]): Promise<number> {
     throw error;
   }
   const options = readOptions(program);
+  if (options.version) {
+    // Needs no configuration and no node:sqlite: it must answer on any machine.
+    process.stdout.write((await import('./versionText.js')).versionText(options.json));
+    return EXIT.ok;
+  }
   const actions = [
     options.hotfixPlan,
     options.deployHotfixes,

@@ -44,6 +44,8 @@ export interface CliOptions {
   readonly continueAfterHalt: boolean;
   /** --accept-topology: record the live availability groups and FCIs even where they differ from the recorded ones. */
   readonly acceptTopology: boolean;
+  /** --version: print the version (with --json also the Node.js release and the catalog's date). */
+  readonly version: boolean;
 }
 
 function positiveInteger(value: string): number {
@@ -91,6 +93,23 @@ export function defaultConfigPath(): string {
   return 'config/audit_config.json';
 }
 
+/** The commands a DBA runs most, shown at the end of --help. */
+export const HELP_EXAMPLES = `
+Examples:
+  Plan from the recorded versions, changing nothing:
+    autodbaudit --hotfix-plan --offline --config C:\\AutoDBAudit\\config\\audit_config.json
+  Deploy the plan (asks for confirmation; --yes skips the question):
+    autodbaudit --deploy-hotfixes --config C:\\AutoDBAudit\\config\\audit_config.json
+  Continue the latest unfinished run after Ctrl+C, a crash or a lost connection:
+    autodbaudit --deploy-hotfixes --resume --config C:\\AutoDBAudit\\config\\audit_config.json
+  Start a new run for the failed and partial targets of the latest run:
+    autodbaudit --deploy-hotfixes --retry-failed --config C:\\AutoDBAudit\\config\\audit_config.json
+  List recent runs, then show one:
+    autodbaudit --hotfix-history --config C:\\AutoDBAudit\\config\\audit_config.json
+    autodbaudit --hotfix-history --run-id 12 --config C:\\AutoDBAudit\\config\\audit_config.json
+  Write the Excel report of the latest run (or of --run-id N):
+    autodbaudit --hotfix-report --config C:\\AutoDBAudit\\config\\audit_config.json`;
+
 export function buildProgram(): Command {
   return new Command()
     .name('autodbaudit')
@@ -124,6 +143,8 @@ export function buildProgram(): Command {
     .option('--suggest-mapping', 'print mapping entries for the installers under hotfixes/ (writes nothing)')
     .option('--update-catalog <file>', "replace the build catalog from dbatools' build reference file, when newer")
     .addOption(new Option('--log-level <level>', 'DEBUG, INFO, WARN or ERROR').argParser(logLevel).default('info'))
+    .option('--version', 'print the version (with --json: also the Node.js version and the build catalog date)')
+    .addHelpText('after', HELP_EXAMPLES)
     .showHelpAfterError()
     .allowExcessArguments(false);
 }
@@ -160,5 +181,6 @@ export function readOptions(program: Command): CliOptions {
     stageOnly: o.stageOnly === true,
     continueAfterHalt: o.continueAfterHalt === true,
     acceptTopology: o.acceptTopology === true,
+    version: o.version === true,
   };
 }

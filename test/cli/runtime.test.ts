@@ -48,7 +48,17 @@ describe('started with an older Node.js', () => {
   it.skipIf(!OLDER_NODE)('the CLI says which runtime it needs and exits 2, before anything else', () => {
     const result = spawnSync(OLDER_NODE!, [CLI, '--hotfix-plan', '--offline', '--config', 'examples/lab/config/audit_config.json'], { encoding: 'utf8' });
     expect(result.stderr).toMatch(/^error: this Node\.js \(v\d+\.\d+\.\d+\) has no node:sqlite; AutoDBAudit runs on the Node\.js pinned in package\.json/);
+    // One message, ending its line: whatever the shell or a wrapper prints next starts on a line of its own.
+    expect(result.stderr.split('\n')).toHaveLength(2);
+    expect(result.stderr.endsWith('\n')).toBe(true);
+    expect(result.stdout).toBe('');
     expect(result.status).toBe(2);
+  });
+
+  it.skipIf(!OLDER_NODE)('--version still answers there, on a line of its own', () => {
+    const result = spawnSync(OLDER_NODE!, [CLI, '--version'], { encoding: 'utf8' });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
   });
 });
 
