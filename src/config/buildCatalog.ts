@@ -80,7 +80,7 @@ function shippedCatalogFile(): CatalogFile {
 }
 
 /** The shipped catalog and, when newer and valid, the stored replacement. */
-export async function loadBuildCatalog(config: Pick<Config, 'outputDir'>): Promise<LoadedCatalog> {
+export async function loadBuildCatalog(config: Pick<Config, 'outputDir'>, now: Date = new Date()): Promise<LoadedCatalog> {
   const shipped = { value: shippedCatalogFile() };
   const stored = storedCatalogPath(config);
   let text: string;
@@ -102,8 +102,25 @@ export async function loadBuildCatalog(config: Pick<Config, 'outputDir'>): Promi
   if (dateValue(parsed.value.last_updated) <= dateValue(shipped.value.last_updated)) {
     return { catalog: new BuildCatalog(shipped.value), origin: 'shipped', warnings: [] };
   }
+  // A stored catalog dated in the future (written before such dates were refused) would win over
+  // every real update; it is set aside so the next --update-catalog can replace it.
+  if (dateValue(parsed.value.last_updated) > now.getTime() + FUTURE_TOLERANCE_MS) {
+    return {
+      catalog: new BuildCatalog(shipped.value),
+      origin: 'shipped',
+      warnings: [
+        `${displayPath(stored)}: last_updated ${parsed.value.last_updated} is in the future; using the shipped build catalog (run --update-catalog with a real reference to replace it)`,
+      ],
+    };
+  }
   return { catalog: new BuildCatalog(parsed.value), origin: stored, warnings: [] };
 }
+
+/**
+ * How far ahead of this PC's clock a catalog's date may be: the reference writes its date without a
+ * zone, so a day either way covers every time zone and a clock a little behind.
+ */
+export const FUTURE_TOLERANCE_MS = 2 * 24 * 3600 * 1000;
 
 /** Dates as the reference writes them (`2026-07-16T00:00:00`, no zone): compared as UTC. */
 export function dateValue(text: string): number {

@@ -1,10 +1,11 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { catalogFileSchema } from '../catalog/catalogFile.js';
 import { catalogFileText } from '../catalog/catalogText.js';
 import { catalogFromIndex, dbatoolsIndexSchema, indexProblems } from '../catalog/dbatoolsIndex.js';
 import { ConfigError } from '../errors.js';
-import { dateValue, loadBuildCatalog, parseJson, storedCatalogPath, validate } from './buildCatalog.js';
+import { readBoundedText } from './boundedFile.js';
+import { dateValue, FUTURE_TOLERANCE_MS, loadBuildCatalog, parseJson, storedCatalogPath, validate } from './buildCatalog.js';
 import type { Config } from './load.js';
 import { displayPath } from './paths.js';
 import { problemsFromZod } from './problems.js';
@@ -30,8 +31,11 @@ export async function updateBuildCatalog(config: Pick<Config, 'outputDir'>, file
   const name = displayPath(absolute, cwd);
   let text: string;
   try {
-    text = readFileSync(absolute, 'utf8');
+    const read = readBoundedText(absolute, "dbatools' build reference file");
+    if (typeof read !== 'string') throw new ConfigError([{ file: name, path: '', message: read.problem }]);
+    text = read;
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : `cannot be read (${String(error)})`;
     throw new ConfigError([{ file: name, path: '', message: reason }]);
   }
@@ -41,11 +45,22 @@ export async function updateBuildCatalog(config: Pick<Config, 'outputDir'>, file
   if (!index.ok) throw new ConfigError(index.problems);
   const semantic = indexProblems(index.value);
   if (semantic.length > 0) throw new ConfigError(semantic.map((p) => ({ file: name, ...p })));
-  if (Number.isNaN(dateValue(index.value.LastUpdated))) {
+  const offered = dateValue(index.value.LastUpdated);
+  if (Number.isNaN(offered)) {
     throw new ConfigError([{ file: name, path: 'LastUpdated', message: `not a date: ${JSON.stringify(index.value.LastUpdated)}` }]);
   }
+  // Only a newer catalog replaces the one in use: a date in the future would keep every real update out.
+  if (offered > now.getTime() + FUTURE_TOLERANCE_MS) {
+    throw new ConfigError([
+      {
+        file: name,
+        path: 'LastUpdated',
+        message: `${index.value.LastUpdated} is in the future (today is ${now.toISOString().slice(0, 10)}); a reference cannot be newer than today: check the file's origin`,
+      },
+    ]);
+  }
 
-  const current = await loadBuildCatalog(config);
+  const current = await loadBuildCatalog(config, now);
   const stored = storedCatalogPath(config);
   const result = { previous: current.catalog.lastUpdated, offered: index.value.LastUpdated, path: stored, builds: index.value.Data.length };
   if (dateValue(index.value.LastUpdated) <= dateValue(current.catalog.lastUpdated)) return { updated: false, ...result };

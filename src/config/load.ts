@@ -1,10 +1,11 @@
-import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import type { z } from 'zod';
 import type { ConfigProblem } from '../errors.js';
 import { compareBuilds, parseBuild } from '../sqlserver/buildNumber.js';
 import { isVersionFamily, normalizeFamilyName, VERSION_FAMILIES } from '../sqlserver/family.js';
+import { readBoundedText } from './boundedFile.js';
 import { labTopologyProblems } from './labTopology.js';
 import { displayPath, resolveUserPath } from './paths.js';
 import { lineAndColumn, problemsFromZod } from './problems.js';
@@ -109,7 +110,7 @@ function readJsonFile<S extends z.ZodType>(
 ): z.infer<S> | null {
   let text: string;
   try {
-    const read = readConfigText(absolute);
+    const read = readBoundedText(absolute, 'a configuration file');
     if (typeof read !== 'string') {
       problems.push({ file: name, path: '', message: read.problem });
       return null;
@@ -139,34 +140,6 @@ function readJsonFile<S extends z.ZodType>(
     return null;
   }
   return explained.length > 0 ? null : parsed.data;
-}
-
-/** No configuration file comes near this; a bigger one is a mistake (a wrong path, a device). */
-export const MAX_CONFIG_FILE_BYTES = 32 * 1024 * 1024;
-
-/**
- * Reads a configuration file that must be a regular file of bounded size: a device (`/dev/zero`,
- * `CON`), a FIFO or a folder is refused instead of being read until memory runs out.
- */
-function readConfigText(absolute: string): string | { problem: string } {
-  const fd = openSync(absolute, 'r');
-  try {
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) return { problem: `is not a regular file (${stat.isDirectory() ? 'a folder' : 'a device, pipe or socket'}); name a JSON file` };
-    if (stat.size > MAX_CONFIG_FILE_BYTES) return { problem: `is ${stat.size} bytes; a configuration file is at most ${MAX_CONFIG_FILE_BYTES} bytes` };
-    const buffer = Buffer.alloc(Math.min(stat.size, MAX_CONFIG_FILE_BYTES) + 1);
-    let length = 0;
-    for (;;) {
-      const n = readSync(fd, buffer, length, buffer.length - length, null);
-      if (n === 0) break;
-      length += n;
-      // The file grew while being read past the bound.
-      if (length === buffer.length) return { problem: `is larger than ${MAX_CONFIG_FILE_BYTES} bytes or still growing` };
-    }
-    return buffer.subarray(0, length).toString('utf8');
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function describeSyntaxError(text: string, error: unknown): string {
