@@ -75,7 +75,12 @@ export function suggestMapping(installers: readonly FoundInstaller[], catalog: B
   for (const installer of installers) {
     const kb = kbOfFileName(installer.fileName);
     if (kb === null) {
-      notes.push(`${installer.folder}${installer.fileName}: no KB number in the file name; skipped`);
+      const malformed = /(?:^|[^A-Za-z0-9])(KB\d+)/i.exec(installer.fileName)?.[1];
+      notes.push(
+        malformed
+          ? `${installer.folder}${installer.fileName}: ${malformed} is not a Microsoft KB number (KB followed by 5 to 8 digits); skipped`
+          : `${installer.folder}${installer.fileName}: no KB number in the file name; skipped`,
+      );
       continue;
     }
     const entries = catalog.byKnowledgeBase(kb);

@@ -1,10 +1,10 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import path from 'node:path';
-import { type FoundInstaller, suggestMapping } from '../catalog/suggestMapping.js';
+import { existsSync } from 'node:fs';
+import { suggestMapping } from '../catalog/suggestMapping.js';
 import { loadBuildCatalog } from '../config/buildCatalog.js';
 import { displayPath, resolveUserPath } from '../config/paths.js';
 import { mappingFileSchema } from '../config/schemas.js';
 import { loadConfigOrThrow, openHistoryFor } from '../deploy/preparePlan.js';
+import { scanHotfixFolder } from '../inventory/hotfixFolder.js';
 import { mergeTargets } from '../inventory/targets.js';
 import { activeServers, type ServerRow } from '../store/servers.js';
 import { EXIT } from './exitCodes.js';
@@ -20,7 +20,9 @@ export async function suggestMappingCommand(options: CliOptions): Promise<number
   const loaded = await loadBuildCatalog(config);
   for (const warning of [...config.warnings, ...loaded.warnings]) process.stderr.write(`warning: ${warning}\n`);
   const hotfixes = resolveUserPath(config.root, 'hotfixes');
-  const installers = existsSync(hotfixes) ? findInstallers(hotfixes, 'hotfixes/') : [];
+  const scan = existsSync(hotfixes) ? scanHotfixFolder(hotfixes) : { installers: [], notes: [] };
+  for (const note of scan.notes) process.stderr.write(`note: ${note}\n`);
+  const installers = scan.installers;
   if (installers.length === 0) process.stderr.write(`note: no installer found under ${displayPath(hotfixes)}\n`);
   // Reading must not create an empty history.db where there was none.
   let rows: ServerRow[] = [];
@@ -42,15 +44,4 @@ export async function suggestMappingCommand(options: CliOptions): Promise<number
   mappingFileSchema.parse(file);
   process.stdout.write(`${JSON.stringify(file, null, 2)}\n`);
   return EXIT.ok;
-}
-
-/** Every file under `dir`, with its folder written as the mapping writes it (`hotfixes/2019/`). */
-function findInstallers(dir: string, folder: string): FoundInstaller[] {
-  const found: FoundInstaller[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const full = path.join(dir, name);
-    if (statSync(full).isDirectory()) found.push(...findInstallers(full, `${folder}${name}/`));
-    else found.push({ fileName: name, folder });
-  }
-  return found;
 }

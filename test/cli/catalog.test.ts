@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mappingFileSchema } from '../../src/config/schemas.js';
@@ -224,5 +224,46 @@ describe('--suggest-mapping', () => {
     expect(result.stderr).toContain('note: hotfixes/2019/CU19.exe: no KB number in the file name; skipped');
     expect(readFileSync(path.join(fleet.root, 'config/hotfix_mapping.json'), 'utf8')).toBe(mappingBefore);
     expect(existsSync(path.join(fleet.root, 'output'))).toBe(false);
+  });
+});
+
+describe.skipIf(process.platform === 'win32')('--suggest-mapping with odd entries under hotfixes/', () => {
+  it('passes over links to nothing, link loops and names the targets refuse, with a note each, and suggests only names that load', () => {
+    const longName = `SQLServer2019-${'x'.repeat(220)}-KB5039747-x64.exe`;
+    const fleet = labFleet([{ server: 'A', version: '15.0.4298.1' }], {
+      mappings: CLEAN_2019,
+      extraFiles: {
+        'hotfixes/2019/.hidden-KB5046860.exe': labInstaller('2019', '15.0.4395.2'),
+        [`hotfixes/2019/${longName}`]: labInstaller('2019', '15.0.4385.2'),
+        'hotfixes/2019/KB99999999999999999999.exe': labInstaller('2019', '15.0.4385.2'),
+        ...CLEAN_FILES,
+      },
+    });
+    const hotfixes = path.join(fleet.root, 'hotfixes');
+    symlinkSync('nowhere.exe', path.join(hotfixes, '2019/dangling-KB5039747.exe'));
+    symlinkSync('loop', path.join(hotfixes, 'loop'));
+    symlinkSync('..', path.join(hotfixes, '2019/up'));
+    try {
+      const result = runCli(['--suggest-mapping', '--config', fleet.config]);
+      expect(result.code, result.stderr).toBe(0);
+      const notes = result.stderr.split('\n').filter((l) => l.startsWith('note: '));
+      expect(notes).toEqual(
+        expect.arrayContaining([
+          'note: hotfixes/2019/dangling-KB5039747.exe: a link to nothing (its target does not exist); skipped',
+          'note: hotfixes/loop: a link loop (the link leads back to itself); skipped',
+          'note: hotfixes/2019/up/: a link to a folder already searched; skipped',
+          expect.stringMatching(/^note: hotfixes\/2019\/\.hidden-KB5046860\.exe: "\.hidden-KB5046860\.exe" is not a plain file name the targets accept: .*; skipped$/),
+          expect.stringMatching(new RegExp(`^note: hotfixes/2019/${longName}: .* is not a plain file name the targets accept: .*; skipped$`)),
+          'note: hotfixes/2019/KB99999999999999999999.exe: KB99999999999999999999 is not a Microsoft KB number (KB followed by 5 to 8 digits); skipped',
+        ]),
+      );
+      // Every suggested file is one the loader takes: the suggestion, written as the mapping, plans.
+      writeFileSync(path.join(fleet.root, 'config/hotfix_mapping.json'), result.stdout);
+      const plan = runCli(['--hotfix-plan', '--offline', '--json', '--config', fleet.config]);
+      expect(plan.code, plan.stderr).toBe(0);
+      expect(JSON.parse(plan.stdout).targets[0].steps.map((s: { installer: string }) => s.installer).at(-1)).toBe('SQLServer2019-KB5102335-x64.exe');
+    } finally {
+      rmSync(fleet.root, { recursive: true, force: true });
+    }
   });
 });
