@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Cell, CellValue, Workbook, Worksheet } from 'exceljs';
 import { type RunStatus, type StepStatus, TARGET_STATUS, type TargetStatus } from '../store/states.js';
@@ -454,15 +454,14 @@ export async function buildRunWorkbook(data: RunReportData, catalog?: BuildCatal
 
 /**
  * Writes the workbook to `<reportsDir>/hotfix_run<N>_<stamp>.xlsx` and returns its path. Written under
- * a temporary name and renamed, so a reader never opens half a file.
+ * a temporary name and renamed, so a reader never opens half a file. Reports written at once (two
+ * `--hotfix-report` in the same second, or beside a deployment's own) never share a name: each
+ * claims its temporary file exclusively before writing.
  */
 export async function writeRunWorkbook(data: RunReportData, reportsDir: string, catalog?: BuildCatalog): Promise<string> {
   mkdirSync(reportsDir, { recursive: true });
-  const base = reportFileName(data.run.id, data.generatedAt);
-  let file = path.join(reportsDir, base);
-  for (let n = 2; existsSync(file); n++) file = path.join(reportsDir, base.replace(/\.xlsx$/, `_${n}.xlsx`));
-  const partial = `${file}.partial`;
   const workbook = await buildRunWorkbook(data, catalog);
+  const { file, partial } = claimReportName(reportsDir, reportFileName(data.run.id, data.generatedAt));
   try {
     await workbook.xlsx.writeFile(partial);
     renameSync(partial, file);
@@ -471,4 +470,26 @@ export async function writeRunWorkbook(data: RunReportData, reportsDir: string, 
     throw error;
   }
   return file;
+}
+
+/**
+ * The first free name of `base`, `base_2`, … whose `.partial` this process could create (O_EXCL: only
+ * one writer gets it). The final name is checked again once the partial is held: a writer that held
+ * the same partial before has renamed it into place in one step, so its file is seen then.
+ */
+function claimReportName(reportsDir: string, base: string): { file: string; partial: string } {
+  for (let n = 1; ; n++) {
+    const file = path.join(reportsDir, n === 1 ? base : base.replace(/\.xlsx$/, `_${n}.xlsx`));
+    if (existsSync(file)) continue;
+    const partial = `${file}.partial`;
+    try {
+      closeSync(openSync(partial, 'wx'));
+    } catch (error) {
+      // Another writer holds this name (or one was killed while writing it): try the next.
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw error;
+    }
+    if (!existsSync(file)) return { file, partial };
+    rmSync(partial, { force: true });
+  }
 }

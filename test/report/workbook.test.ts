@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
 import { describe, expect, it } from 'vitest';
@@ -205,5 +205,38 @@ describe('run workbook', () => {
     expect(readTrend(history, first.runId, 20).runs.map((r) => r.id)).toEqual([first.runId]);
     expect(readTrend(history, second.runId, 1).runs.map((r) => r.id)).toEqual([second.runId]);
     expect(readTrend(history, second.runId, 20).runs.map((r) => r.id)).toEqual([first.runId, second.runId]);
+  });
+});
+
+describe('reports written at once', () => {
+  it('never share a file: each gets its own name, and no .partial is left', async () => {
+    const root = testFolder('wb-concurrent');
+    const { history, clock, db } = openTestHistory(root);
+    const run = makeRunWithOneTargetInEachState(history, clock);
+    // The same second for all: the file name's stamp is the same.
+    const data = readRunReport(history, run.runId, { now: new Date('2026-03-02T09:00:00.000Z') })!;
+    db.close();
+    const reports = path.join(root, 'output', 'reports');
+    const files = await Promise.all([1, 2, 3].map(() => writeRunWorkbook(data, reports)));
+    expect(files.map((f) => path.basename(f)).sort()).toEqual([
+      `hotfix_run${run.runId}_20260302_090000.xlsx`,
+      `hotfix_run${run.runId}_20260302_090000_2.xlsx`,
+      `hotfix_run${run.runId}_20260302_090000_3.xlsx`,
+    ]);
+    expect(readdirSync(reports).filter((f) => f.endsWith('.partial'))).toEqual([]);
+    for (const file of files) expect((await readWorkbook(file)).worksheets.length).toBeGreaterThan(0);
+  });
+
+  it('passes over a .partial left by a writer that was killed', async () => {
+    const root = testFolder('wb-leftover');
+    const { history, clock, db } = openTestHistory(root);
+    const run = makeRunWithOneTargetInEachState(history, clock);
+    const data = readRunReport(history, run.runId, { now: new Date('2026-03-02T09:00:00.000Z') })!;
+    db.close();
+    const reports = path.join(root, 'output', 'reports');
+    mkdirSync(reports, { recursive: true });
+    writeFileSync(path.join(reports, `hotfix_run${run.runId}_20260302_090000.xlsx.partial`), 'half a file');
+    const file = await writeRunWorkbook(data, reports);
+    expect(path.basename(file)).toBe(`hotfix_run${run.runId}_20260302_090000_2.xlsx`);
   });
 });
