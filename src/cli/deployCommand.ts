@@ -217,11 +217,25 @@ async function runDeployment(
     progress.stop();
   }
   const exitCode = cancellation.stopStarting ? EXIT.cancelled : outcome.exitCode;
-  const summary = formatRunSummary(history, runId, { logFile: log.file, historyDb: config.historyDbPath, exitCode, color: interactive });
-  process.stdout.write(`\n${summary}\n`);
-  await reportAfterDeployment(config, history, runId, log);
-  log.write('info', `run ${runId} ended with exit code ${exitCode}`);
-  log.close();
+  // The run has ended and is recorded: a stop now would only cost the summary and the workbook (a
+  // killed writer leaves neither the file nor its `Report:` line), which take a moment. It is said
+  // and the report finished; the exit code stays the run's.
+  const afterRun = (signal: NodeJS.Signals): void => {
+    const what = signal === 'SIGINT' ? 'Ctrl+C' : signal;
+    const message = `${what}: run ${runId} has already ended and is recorded; finishing its summary and report (a moment)`;
+    process.stderr.write(`${message}\n`);
+    log.write('warn', message);
+  };
+  for (const signal of signals) process.on(signal, afterRun);
+  try {
+    const summary = formatRunSummary(history, runId, { logFile: log.file, historyDb: config.historyDbPath, exitCode, color: interactive });
+    process.stdout.write(`\n${summary}\n`);
+    await reportAfterDeployment(config, history, runId, log);
+    log.write('info', `run ${runId} ended with exit code ${exitCode}`);
+  } finally {
+    for (const signal of signals) process.off(signal, afterRun);
+    log.close();
+  }
   return exitCode;
 }
 

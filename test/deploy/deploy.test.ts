@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { labExecutions, labFleet, peakConcurrency, readHistory } from '../helpers/labFleet.js';
@@ -322,6 +322,30 @@ describe('Ctrl+C', () => {
     const integrity = readHistory<{ integrity_check: string }>(fleet.root, 'PRAGMA integrity_check');
     expect(integrity).toEqual([{ integrity_check: 'ok' }]);
     expect(out).toContain('resume');
+  });
+
+  it('after the run has ended: the summary and the workbook are finished, the exit code stays the run\'s', async () => {
+    const fleet = labFleet([{ server: 'A' }]);
+    const { spawn } = await import('node:child_process');
+    const { CLI } = await import('../helpers/runCli.js');
+    const child = spawn(process.execPath, [CLI, '--deploy-hotfixes', '--yes', '--config', fleet.config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      // The summary is printed just before the workbook is written.
+      if (/^Run 1: /m.test(out) && !child.killed) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(err).toContain('Ctrl+C: run 1 has already ended and is recorded; finishing its summary and report (a moment)');
+    expect(code, err).toBe(0);
+    const report = /^Report: (.+\.xlsx)$/m.exec(out)?.[1];
+    expect(report, out).toBeDefined();
+    expect(existsSync(report!)).toBe(true);
+    expect(readdirSync(path.dirname(report!)).filter((f) => f.endsWith('.partial'))).toEqual([]);
   });
 });
 
