@@ -18,7 +18,7 @@ import { LogFile } from './logger.js';
 import type { CliOptions } from './options.js';
 import { catalogSourceText } from './buildFactsText.js';
 import { formatPlan } from './planText.js';
-import { forecastForPlan, formatSchedule, windowEndOf } from './scheduleText.js';
+import { endedWindowText, forecastForPlan, formatSchedule, windowEndOf } from './scheduleText.js';
 import { executeStageRun } from '../deploy/stageRun.js';
 import type { RunMode } from '../store/states.js';
 import pLimit from 'p-limit';
@@ -79,9 +79,12 @@ export async function deployCommand(options: CliOptions): Promise<number> {
     execute: (runId, installers, cancellation, hosts) => runDeployment(options, config, history, transports, runId, installers, cancellation, hosts, log!),
   };
   try {
+    // A resumed run keeps its own window; one given again on the command line must still be ahead.
+    if (options.resume && options.windowEnd !== undefined) refuseEndedWindow(options, config, Date.now());
     if (options.resume) return await resumeRun(request, io);
     if (options.stageOnly && (options.resume || options.retryFailed)) throw new RefusalError('--stage-only starts a stage-only run of its own; to continue one that was interrupted, use --resume alone');
     if (options.continueAfterHalt && !options.retryFailed) throw new RefusalError('--continue-after-halt goes with --retry-failed: a new run for the targets a halted wave held back (and the failed ones)');
+    refuseEndedWindow(options, config, Date.now());
     if (options.retryFailed) return await retryFailed(request, io);
     return await deployNew(request, io);
   } catch (error) {
@@ -91,6 +94,16 @@ export async function deployCommand(options: CliOptions): Promise<number> {
     await transports.dispose();
     db.close();
   }
+}
+
+/**
+ * A window that has already closed would defer every host: a new run with one is refused, naming
+ * where the time came from, instead of starting and recording nothing but deferrals.
+ */
+function refuseEndedWindow(options: CliOptions, config: Config, now: number): void {
+  if (options.stageOnly) return;
+  const ended = endedWindowText(options.windowEnd, config, now);
+  if (ended) throw new RefusalError(`${ended}; give the end of this window (ISO-8601 with offset)`);
 }
 
 /** A history.db (or log folder) that cannot take writes, said plainly with the file it concerns. */

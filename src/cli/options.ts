@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseIsoTime } from '../config/isoTime.js';
 import { TIMEOUT_MINUTES } from '../config/schemas.js';
 import { runningAsExecutable } from '../shippedFiles.js';
 import { RESTART_POLICIES, type RestartPolicy } from '../config/schemas.js';
@@ -65,11 +66,9 @@ function timeoutMinutesOption(value: string): number {
 
 /** An ISO-8601 time with its offset (or Z): a window's end must not depend on the PC's time zone guess. */
 export function parseWindowEnd(value: string): number {
-  const ms = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value) || Number.isNaN(ms)) {
-    throw new InvalidArgumentError('expected an ISO-8601 time with its offset, e.g. 2026-11-28T05:00:00+01:00 or 2026-11-28T04:00:00Z');
-  }
-  return ms;
+  const parsed = parseIsoTime(value);
+  if ('problem' in parsed) throw new InvalidArgumentError(parsed.problem);
+  return parsed.ms;
 }
 
 function restartPolicy(value: string): RestartPolicy {

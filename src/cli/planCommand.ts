@@ -6,7 +6,7 @@ import { jsonChunks } from './jsonChunks.js';
 import type { CliOptions } from './options.js';
 import { catalogSourceText } from './buildFactsText.js';
 import { formatPlan } from './planText.js';
-import { forecastForPlan, formatSchedule, windowEndOf } from './scheduleText.js';
+import { endedWindowText, forecastForPlan, formatSchedule, windowEndOf } from './scheduleText.js';
 import { History } from '../store/history.js';
 import { formatRestarts, plannedRestarts, type RestartSettings, restartsEnabled } from '../plan/restarts.js';
 import type { Config } from '../config/load.js';
@@ -38,7 +38,9 @@ export async function planCommand(options: CliOptions): Promise<number> {
     });
     const restartSettings = restartSettingsOf(options, config);
     const restarts = plannedRestarts(prepared.plan, restartSettings);
-    for (const warning of [...prepared.warnings, ...forecast.warnings]) process.stderr.write(`warning: ${warning}\n`);
+    const ended = endedWindowText(options.windowEnd, config, Date.now());
+    const windowWarnings = ended ? [`${ended}: a deployment would start nothing; give the end of the next window`] : [];
+    for (const warning of [...prepared.warnings, ...forecast.warnings, ...windowWarnings]) process.stderr.write(`warning: ${warning}\n`);
     if (options.json) {
       // In pieces: the same text as JSON.stringify(plan, null, 2), never held whole (see jsonChunks).
       // Waiting for 'drain' keeps a slow reader (a pipe into jq) from making us queue it all anyway.

@@ -1,8 +1,9 @@
 import type { Config } from '../config/load.js';
+import { displayPath } from '../config/paths.js';
 import type { HostPlan } from '../plan/types.js';
 import type { KnownTarget } from '../inventory/targets.js';
 import type { DurationSample } from '../predict/durations.js';
-import { clock, formatMinutes } from '../predict/format.js';
+import { clock, formatMinutes, formatSpan } from '../predict/format.js';
 import { forecastRun, type HostWorkForecastInput, type RunForecast } from '../predict/runForecast.js';
 
 /** What the plan adds about time: the expected makespan of the fleet, the waves, and the window. */
@@ -33,6 +34,14 @@ export function windowEndOf(optionMs: number | undefined, config: Config): numbe
   if (optionMs !== undefined) return optionMs;
   const end = config.settings.maintenance_window?.end;
   return end ? Date.parse(end) : null;
+}
+
+/** When the window has already closed: where its end came from, when, and how long ago; else null. */
+export function endedWindowText(optionMs: number | undefined, config: Config, now: number): string | null {
+  const end = windowEndOf(optionMs, config);
+  if (end === null || end > now) return null;
+  const source = optionMs !== undefined ? '--window-end' : `${displayPath(config.files.auditConfig)}: hotfix.maintenance_window.end`;
+  return `${source}: the maintenance window ended at ${new Date(end).toISOString()}, ${formatSpan((now - end) / 60_000)} ago`;
 }
 
 /** Each plan host's installers with the instances they serve, and the host's tags. */

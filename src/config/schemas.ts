@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { INSTALLER_START_METHODS, TIMEOUT_ACTIONS, TRANSPORT_NAMES } from '../remote/transport.js';
 import { VERSION_FAMILIES } from '../sqlserver/family.js';
+import { parseIsoTime } from './isoTime.js';
 
 /**
  * The user's three configuration files, defined once: the code validates with these schemas and the
@@ -85,11 +86,10 @@ export const availabilityGroupSettingsSchema = z
   })
   .describe('Rolling updates of Always On availability groups.');
 
-const isoTime = z
-  .string()
-  .refine((v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(v) && !Number.isNaN(Date.parse(v)), {
-    message: 'expected an ISO-8601 time with its offset, e.g. 2026-11-28T05:00:00+01:00 or 2026-11-28T04:00:00Z',
-  });
+const isoTime = z.string().superRefine((v, ctx) => {
+  const parsed = parseIsoTime(v);
+  if ('problem' in parsed) ctx.addIssue({ code: 'custom', message: parsed.problem });
+});
 
 export const maintenanceWindowSchema = z
   .strictObject({

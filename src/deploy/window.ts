@@ -1,4 +1,4 @@
-import { formatMinutes } from '../predict/format.js';
+import { formatMinutes, formatSpan } from '../predict/format.js';
 import type { History } from '../store/history.js';
 import type { HostContext } from './actions/types.js';
 import type { RunPredictions } from './runPredictions.js';
@@ -43,10 +43,12 @@ export class MaintenanceWindow {
     const neededMs = executionIds.reduce((total, id) => total + this.predictions.ms(id), 0);
     const now = this.clock();
     if (now + neededMs <= this.endMs) return null;
-    const left = Math.max(0, this.endMs - now);
+    const left = this.endMs - now;
+    // A resumed run keeps its window, which may have closed while it was interrupted.
+    const when = left > 0 ? `ends at ${new Date(this.endMs).toISOString()}, ${formatMinutes(left / 60_000)} from now` : `ended at ${new Date(this.endMs).toISOString()}, ${formatSpan(-left / 60_000)} ago`;
     const refusal = {
       neededMs,
-      reason: `${server}: not started: the maintenance window ends at ${new Date(this.endMs).toISOString()}, ${formatMinutes(left / 60_000)} from now, and ${what} needs about ${formatMinutes(neededMs / 60_000)} (${this.predictions.describe(executionIds)}); deferred to the next window: run --deploy-hotfixes --retry-failed then`,
+      reason: `${server}: not started: the maintenance window ${when}, and ${what} needs about ${formatMinutes(neededMs / 60_000)} (${this.predictions.describe(executionIds)}); deferred to the next window: run --deploy-hotfixes --retry-failed then`,
     };
     this.refusals.set(server.toLowerCase(), refusal);
     return refusal;

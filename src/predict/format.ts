@@ -9,3 +9,9 @@ export function formatMinutes(m: number): string {
 export function clock(iso: string): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)}Z`;
 }
+
+/** A span that may be long (a window that closed years ago): whole days past two days, else as formatMinutes. */
+export function formatSpan(m: number): string {
+  const days = Math.floor(m / 1440);
+  return days >= 2 ? `${days} days` : formatMinutes(m);
+}

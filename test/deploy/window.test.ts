@@ -73,6 +73,17 @@ describe('maintenance window', () => {
     expect(labExecutions(fleet.root).map((e) => e.server).sort()).toEqual(servers);
   }, 150_000);
 
+  it('a new run whose window has already closed is refused (exit 2, naming where the time came from), before anything is recorded', () => {
+    const fleet = labFleet([{ server: 'W1' }], { hotfix: { maintenance_window: { end: '2020-01-01T00:00:00Z' } } });
+    const fromConfig = deploy(fleet.config);
+    expect(fromConfig.status, fromConfig.stderr).toBe(2);
+    expect(fromConfig.stderr).toMatch(/^Refused: .*audit_config\.json: hotfix\.maintenance_window\.end: the maintenance window ended at 2020-01-01T00:00:00\.000Z, \d+ days ago; give the end of this window/m);
+    const fromFlag = deploy(fleet.config, ['--window-end', '2021-06-01T02:00:00+02:00']);
+    expect(fromFlag.status).toBe(2);
+    expect(fromFlag.stderr).toContain('Refused: --window-end: the maintenance window ended at 2021-06-01T00:00:00.000Z');
+    expect(readHistory<{ n: number }>(fleet.root, 'SELECT count(*) AS n FROM hotfix_runs')).toEqual([{ n: 0 }]);
+  });
+
   it('without a window, or with one that fits, nothing is deferred', () => {
     const fleet = labFleet([{ server: 'A' }, { server: 'B' }], { mappings: MAPPINGS, hotfix: { maintenance_window: { end: '2999-01-01T00:00:00Z' } } });
     const result = deploy(fleet.config);
