@@ -57,10 +57,22 @@ export function assignWaves(specs: readonly WaveSpec[], hosts: readonly { server
     servers: members[position]!,
   }));
   if (rest.length > 0) {
-    warnings.push(`${rest.length} host(s) fall in no configured wave (${rest.slice(0, 10).join(', ')}${rest.length > 10 ? ', …' : ''}); they run last, as wave "${REST_WAVE_NAME}"`);
+    const name = restWaveName(specs);
+    warnings.push(`${rest.length} host(s) fall in no configured wave (${rest.slice(0, 10).join(', ')}${rest.length > 10 ? ', …' : ''}); they run last, as wave "${name}"`);
     const position = waves.length;
     for (const server of rest) waveOf.set(server.toLowerCase(), position);
-    waves.push({ position, name: REST_WAVE_NAME, maxFailed: 0, soakMinutes: 0, servers: rest });
+    waves.push({ position, name, maxFailed: 0, soakMinutes: 0, servers: rest });
   }
   return { waves, waveOf, warnings };
+}
+
+/**
+ * "rest", or the first of "rest-2", "rest-3", … that no configured wave is called (names compare
+ * case-insensitively, as the loader compares them): a wave the operator named "rest" that takes only
+ * some hosts must not share its name with the implicit one in the plan, the log and history.db.
+ */
+export function restWaveName(specs: readonly { name: string }[]): string {
+  const taken = new Set(specs.map((spec) => spec.name.toLowerCase()));
+  if (!taken.has(REST_WAVE_NAME)) return REST_WAVE_NAME;
+  for (let n = 2; ; n++) if (!taken.has(`${REST_WAVE_NAME}-${n}`)) return `${REST_WAVE_NAME}-${n}`;
 }

@@ -139,4 +139,25 @@ describe('wave assignment', () => {
     expect(a.warnings.join('\n')).toMatch(/1 host\(s\) fall in no configured wave \(SQL09\)/);
     expect(assignWaves(waves, [{ server: 'X', tags: [] }]).warnings.join('\n')).toContain('wave canary: host SQL01 is not in this plan');
   });
+
+  it('a configured wave named "rest" that takes only some hosts: the implicit last wave gets a name of its own', () => {
+    const named = [
+      { name: 'canary', servers: ['SQL01'], max_failed: 0, soak_minutes: 0 },
+      { name: 'Rest', tags: ['late'], max_failed: 1, soak_minutes: 0 },
+      { name: 'rest-2', tags: ['later'], max_failed: 1, soak_minutes: 0 },
+    ];
+    const a = assignWaves(named, [
+      { server: 'SQL01', tags: [] },
+      { server: 'SQL02', tags: ['late'] },
+      { server: 'SQL03', tags: [] },
+    ]);
+    expect(a.waves.map((w) => [w.name, w.servers])).toEqual([
+      ['canary', ['SQL01']],
+      ['Rest', ['SQL02']],
+      ['rest-2', []],
+      ['rest-3', ['SQL03']],
+    ]);
+    expect(new Set(a.waves.map((w) => w.name.toLowerCase())).size).toBe(a.waves.length);
+    expect(a.warnings.join('\n')).toContain('they run last, as wave "rest-3"');
+  });
 });
