@@ -63,9 +63,14 @@ export async function hashInstallers(
 ): Promise<{ installers: Map<string, LocalInstaller>; problems: ConfigProblem[] }> {
   const installers = new Map<string, LocalInstaller>();
   const problems: ConfigProblem[] = [];
+  // One problem per file and pin, however many hosts need it: a refused file is not hashed again.
+  const checked = new Set<string>();
   for (const step of hosts.flatMap((h) => h.steps)) {
-    if (installers.has(step.localPath)) continue;
-    const sha256 = await sha256OfFile(step.localPath);
+    const key = `${step.localPath}\u0000${step.sha256 ?? ''}`;
+    if (checked.has(key)) continue;
+    checked.add(key);
+    const known = installers.get(step.localPath);
+    const sha256 = known?.sha256 ?? (await sha256OfFile(step.localPath));
     if (step.sha256 && step.sha256 !== sha256) {
       problems.push({
         file: mappingFile,
@@ -74,7 +79,7 @@ export async function hashInstallers(
       });
       continue;
     }
-    installers.set(step.localPath, { path: step.localPath, sha256, sizeBytes: statSync(step.localPath).size });
+    if (!known) installers.set(step.localPath, { path: step.localPath, sha256, sizeBytes: statSync(step.localPath).size });
   }
   return { installers, problems };
 }

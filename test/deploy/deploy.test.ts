@@ -216,13 +216,15 @@ describe('deployment exit codes and refusals', () => {
     expect(readHistory(fleet.root, 'SELECT * FROM hotfix_runs')).toEqual([]);
   });
 
-  it('refuses an installer whose SHA-256 differs from the mapping before anything runs', () => {
-    const fleet = labFleet([{ server: 'A' }], {
+  it('refuses an installer whose SHA-256 differs from the mapping before anything runs, said once however many hosts need it', () => {
+    const fleet = labFleet([{ server: 'A' }, { server: 'B' }, { server: 'C' }], {
       mappings: [{ family: '2019', min: '15.0.4298.1', target: '15.0.4395.2', files: [{ name: 'CU30.exe', sha256: 'a'.repeat(64) }] }],
     });
     const result = runCli(['--deploy-hotfixes', '--yes', '--config', fleet.config]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/hotfix_mapping\.json: mappings\[0\]\.files\[0\]\.sha256: .*CU30\.exe has SHA-256 [0-9a-f]{64}, but the mapping pins a{64}/);
+    expect(result.stderr).toContain('Configuration error (1 problem):');
+    expect(result.stderr.match(/but the mapping pins/g)).toHaveLength(1);
     expect(readHistory(fleet.root, 'SELECT * FROM hotfix_runs')).toEqual([]);
   });
 
