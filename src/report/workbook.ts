@@ -5,6 +5,7 @@ import { type RunStatus, type StepStatus, TARGET_STATUS, type TargetStatus } fro
 import type { BuildCatalog } from '../catalog/catalog.js';
 import type { BuildFacts } from '../catalog/facts.js';
 import { type BuildRow, buildRows } from './buildRows.js';
+import { layOutForPrint } from './printLayout.js';
 import type { HostRestart } from './restartData.js';
 import type { RollingMove, RollingSequence } from './rollingData.js';
 import { parseTime, type ReportStep, type ReportTarget, type RunReportData, type TrendCell, type TrendRow } from './runData.js';
@@ -87,7 +88,10 @@ const DATE_FORMAT = 'yyyy-mm-dd hh:mm:ss';
 // [h] keeps counting past 24 hours instead of wrapping to a new day.
 const DURATION_FORMAT = '[h]:mm:ss';
 const MS_PER_DAY = 86_400_000;
-const MAX_WIDTH = 60;
+/** Column widths, in Excel's units (characters): a long-text column at most, a short-text column at most, any column at least. */
+const MAX_WIDTH = 40;
+const MAX_TEXT_WIDTH = 24;
+const MIN_WIDTH = 6;
 // Long enough for a Summary.txt's overall result and the lines around it, short enough to scan.
 const OUTPUT_EXCERPT_LINES = 15;
 const OUTPUT_EXCERPT_CHARS = 2_000;
@@ -126,6 +130,7 @@ interface TableColumn<Row> {
   readonly value: (row: Row) => string | number | Date | null;
   /** A colour for the cell, e.g. by status. */
   readonly tone?: (row: Row) => Tone | null;
+  /** The widest the column may be (characters); it is fitted to its content within that. */
   readonly width?: number;
 }
 
@@ -137,7 +142,8 @@ function addTable<Row>(sheet: Worksheet, columns: readonly TableColumn<Row>[], r
   const header = sheet.addRow(columns.map((c) => c.header));
   header.eachCell((cell) => {
     paint(cell, HEADER, true);
-    cell.alignment = { vertical: 'middle', wrapText: false };
+    // Headers wrap at their spaces, so a column is as wide as its values, not its title.
+    cell.alignment = { vertical: 'middle', wrapText: true };
   });
   for (const item of rows) {
     const row = sheet.addRow(columns.map((c) => fitCell(c.value(item))));
@@ -146,29 +152,32 @@ function addTable<Row>(sheet: Worksheet, columns: readonly TableColumn<Row>[], r
       if (column.kind === 'date') cell.numFmt = DATE_FORMAT;
       if (column.kind === 'duration') cell.numFmt = DURATION_FORMAT;
       if (column.kind === 'day') cell.numFmt = DAY_FORMAT;
-      if (column.kind === 'long') cell.alignment = { vertical: 'top', wrapText: true };
+      // Text wraps inside its cell when longer than the column's maximum width, never past it.
+      if (column.kind === 'long' || column.kind === 'text') cell.alignment = { vertical: 'top', wrapText: true };
       else cell.alignment = { vertical: 'top' };
       const tone = column.tone?.(item);
       if (tone) paint(cell, tone);
     });
   }
   columns.forEach((column, index) => {
-    sheet.getColumn(index + 1).width = column.width ?? FIXED_WIDTH[column.kind] ?? fittedWidth(column, rows);
+    sheet.getColumn(index + 1).width = FIXED_WIDTH[column.kind] ?? fittedWidth(column, rows);
   });
   sheet.views = [{ state: 'frozen', xSplit: 0, ySplit: 1, topLeftCell: 'A2', activeCell: 'A2' }];
   sheet.autoFilter = { from: { row: 1, column: 1 }, to: { row: Math.max(1, rows.length + 1), column: columns.length } };
 }
 
+/** As wide as the widest value (or the header's longest word), within the column's maximum. */
 function fittedWidth<Row>(column: TableColumn<Row>, rows: readonly Row[]): number {
-  let widest = column.header.length;
+  // Room for the filter button beside the header's words.
+  let widest = Math.max(...column.header.split(' ').map((word) => word.length)) + 3;
   for (const row of rows) {
     const value = column.value(row);
     if (value === null) continue;
     const text = value instanceof Date ? DATE_FORMAT : String(value);
-    for (const line of text.split('\n')) widest = Math.max(widest, line.length);
+    for (const line of text.split('\n')) widest = Math.max(widest, line.length + 1);
   }
-  // Room for the filter button beside the header text.
-  return Math.min(MAX_WIDTH, widest + 3);
+  const maximum = column.width ?? (column.kind === 'long' ? MAX_WIDTH : MAX_TEXT_WIDTH);
+  return Math.max(MIN_WIDTH, Math.min(maximum, widest));
 }
 
 // ─── sheets ────────────────────────────────────────────────────────────────────────────────────
@@ -259,17 +268,19 @@ function rollingRows(sequences: readonly RollingSequence[]): RollingRow[] {
 const STEP_COLUMNS: readonly TableColumn<ReportStep>[] = [
   { header: 'Server', kind: 'text', value: (s) => s.server },
   { header: 'Instance', kind: 'text', value: (s) => s.instance },
-  { header: 'Installer', kind: 'text', value: (s) => s.installer },
+  // Installer names (SQLServer2019-KB5046859-x64.exe) have no space to wrap at: the column fits them.
+  { header: 'Installer', kind: 'text', value: (s) => s.installer, width: 34 },
   { header: 'Order', kind: 'number', value: (s) => s.order },
   { header: 'Required', kind: 'text', value: (s) => yesNo(s.required) },
   { header: 'Status', kind: 'text', value: (s) => s.status, tone: (s) => STEP_TONE[s.status] },
   { header: 'Exit code', kind: 'number', value: (s) => s.exitCode },
-  { header: 'Exit meaning', kind: 'long', value: (s) => s.exitMeaning, width: 40 },
+  { header: 'Exit meaning', kind: 'long', value: (s) => s.exitMeaning, width: 16 },
   { header: 'Started (UTC)', kind: 'date', value: (s) => s.startedAt },
   { header: 'Finished (UTC)', kind: 'date', value: (s) => s.finishedAt },
   { header: 'Duration', kind: 'duration', value: (s) => durationValue(s.durationMs) },
-  { header: 'Output excerpt', kind: 'long', value: (s) => outputExcerpt(s.output), width: MAX_WIDTH },
-  { header: 'Error', kind: 'long', value: (s) => s.error, width: MAX_WIDTH },
+  // Narrower than elsewhere: the steps sheet has the most columns to fit on one page's width.
+  { header: 'Output excerpt', kind: 'long', value: (s) => outputExcerpt(s.output), width: 30 },
+  { header: 'Error', kind: 'long', value: (s) => s.error, width: 30 },
 ];
 
 export const TARGET_HEADERS: readonly string[] = TARGET_COLUMNS.map((c) => c.header);
@@ -339,7 +350,7 @@ function addSummarySheet(workbook: Workbook, data: RunReportData): void {
     const row = sheet.addRow([label, value]);
     row.getCell(1).font = { bold: true };
     const cell = row.getCell(2);
-    cell.alignment = { horizontal: 'left' };
+    cell.alignment = { horizontal: 'left', vertical: 'top', wrapText: true };
     if (numFmt) cell.numFmt = numFmt;
     if (tone) paint(cell, tone);
   }
@@ -446,9 +457,7 @@ export async function buildRunWorkbook(data: RunReportData, catalog?: BuildCatal
   if (data.rolling && data.rolling.length > 0) addTable(workbook.addWorksheet(ROLLING_SHEET), ROLLING_COLUMNS, rollingRows(data.rolling));
   if (catalog) addTable(workbook.addWorksheet(BUILDS_SHEET), BUILD_COLUMNS, buildRows(data.targets, catalog, data.generatedAt.toISOString().slice(0, 10)));
   // Auditors print these: every sheet landscape, as wide as one page, header row repeated.
-  for (const sheet of workbook.worksheets) {
-    sheet.pageSetup = { orientation: 'landscape', paperSize: 9, fitToPage: true, fitToWidth: 1, fitToHeight: 0, printTitlesRow: '1:1' };
-  }
+  for (const sheet of workbook.worksheets) layOutForPrint(sheet);
   return workbook;
 }
 
