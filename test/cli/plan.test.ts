@@ -8,7 +8,7 @@ import { runCli } from '../helpers/runCli.js';
 /** A copy of the example lab without its output folder, so an earlier demo run changes nothing here. */
 function exampleCopy(): string {
   const root = mkdtempSync(path.join(tmpdir(), 'ada-example-'));
-  for (const dir of ['config', 'hotfixes']) cpSync(path.resolve('examples/lab', dir), path.join(root, dir), { recursive: true });
+  for (const dir of ['config', 'hotfixes']) cpSync(path.resolve('test/fixtures/standalone-lab', dir), path.join(root, dir), { recursive: true });
   return path.join(root, 'config/audit_config.json');
 }
 const EXAMPLE = exampleCopy();

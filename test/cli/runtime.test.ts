@@ -65,7 +65,7 @@ describe('started with an older Node.js', () => {
 describe('no experimental-feature warning reaches the operator', () => {
   it('the built CLI opens history.db and prints no ExperimentalWarning', () => {
     const root = mkdtempSync(path.join(tmpdir(), 'ada-runtime-'));
-    for (const dir of ['config', 'hotfixes']) cpSync(path.resolve('examples/lab', dir), path.join(root, dir), { recursive: true });
+    for (const dir of ['config', 'hotfixes']) cpSync(path.resolve('test/fixtures/standalone-lab', dir), path.join(root, dir), { recursive: true });
     const result = runCli(['--hotfix-plan', '--offline', '--json', '--config', path.join(root, 'config/audit_config.json')]);
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout).targets.length).toBeGreaterThan(0);

@@ -29,7 +29,7 @@ if (!WINE && process.env.AUTODBAUDIT_SKIP_WINE !== '1') {
 }
 if (!WINE) console.warn('\n*** AUTODBAUDIT_SKIP_WINE=1: the AutoDBAudit.exe tests under Wine are SKIPPED ***\n');
 
-const EXAMPLE = path.resolve('examples/lab');
+const EXAMPLE = path.resolve('test/fixtures/standalone-lab');
 const WINDOWS_ROOT = 'C:\\AutoDBAudit';
 const UNC_SHARE = '\\\\fileserver\\patches';
 const SHARE_FAMILY = '2022';

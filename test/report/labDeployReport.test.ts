@@ -10,9 +10,9 @@ import type { RunRow, StepRow, TargetRow } from '../../src/store/history.js';
 import { runCliAsync } from '../helpers/runCli.js';
 import { testFolder } from './builders.js';
 
-const EXAMPLE_LAB = fileURLToPath(new URL('../../examples/lab/', import.meta.url));
+const EXAMPLE_LAB = fileURLToPath(new URL('../fixtures/standalone-lab/', import.meta.url));
 
-/** A private copy of examples/lab (without its output), so tests can deploy to it in parallel. */
+/** A private copy of the standalone lab fixture (test/fixtures/standalone-lab, the fleet examples/lab once was; without its output), so tests can deploy to it in parallel. */
 function copyOfExampleLab(): { root: string; config: string } {
   const root = testFolder('lab');
   cpSync(EXAMPLE_LAB, root, { recursive: true, filter: (source) => path.relative(EXAMPLE_LAB, source).split(path.sep)[0] !== 'output' });
